@@ -1,0 +1,1 @@
+"""The `devroute` command line: a thin front end over devroute.core."""
