@@ -109,3 +109,25 @@ def rule_missing_kinds(features: PromptFeatures, intent: Intent, complexity: Com
 
 def missing_items(kinds: list[MissingKind], features: PromptFeatures, intent: Intent) -> list[MissingItem]:
     return [MissingItem(kind=kind, text=describe_missing(kind, features, intent)) for kind in kinds]
+
+
+_KIND_WORDS: tuple[tuple[MissingKind, re.Pattern[str]], ...] = (
+    (MissingKind.error_output, re.compile(r"\b(?:error|stack ?trace|traceback|log|exception|message|output of the failure)\b", re.I)),
+    (MissingKind.expected_behavior, re.compile(r"\b(?:expected|actual|should happen|intended)\b", re.I)),
+    (MissingKind.versions, re.compile(r"\bversions?\b", re.I)),
+    (MissingKind.environment, re.compile(r"\b(?:os|environment|runtime|platform|deploy\w*|setup|hardware|browser|cloud)\b", re.I)),
+    (MissingKind.reproduction, re.compile(r"\b(?:repro\w*|steps|trigger\w*|input that)\b", re.I)),
+    (MissingKind.examples, re.compile(r"\b(?:examples?|sample\w*|input/output)\b", re.I)),
+    (MissingKind.constraints, re.compile(r"\b(?:constraints?|scale|latency|budget|throughput|limits?|sla|traffic|size of|volume|memory)\b", re.I)),
+    (MissingKind.acceptance, re.compile(r"\b(?:acceptance|criteria|definition of done|done means|tests? to pass|requirements?)\b", re.I)),
+    (MissingKind.target, re.compile(r"\b(?:language|framework|which file|target|stack|library to use|where)\b", re.I)),
+    (MissingKind.code, re.compile(r"\b(?:code|function|snippet|implementation|class|query|diff|file contents?|schema)\b", re.I)),
+)
+
+
+def classify_missing_text(text: str) -> MissingKind | None:
+    """Map a free-text missing item (as a GGUF model writes it) to its canonical kind."""
+    for kind, pattern in _KIND_WORDS:
+        if pattern.search(text):
+            return kind
+    return None

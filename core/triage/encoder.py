@@ -1,0 +1,67 @@
+"""Sentence encoder: all-MiniLM-L6-v2 as int8 ONNX, run with onnxruntime and tokenizers only.
+
+Long prompts: the encoder sees at most WINDOW tokens. A longer prompt keeps its first
+HEAD tokens and its last WINDOW - HEAD tokens (the request usually opens or closes a prompt;
+pasted logs and code sit in the middle). The handcrafted features are still computed on the
+whole prompt, so a stack trace cut from the window is not lost to the heads.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+from tokenizers import Tokenizer
+
+WINDOW = 256
+HEAD = 128
+
+
+def _session(path: Path, threads: int) -> ort.InferenceSession:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+
+
+class SentenceEncoder:
+    def __init__(self, onnx_path: Path, tokenizer_path: Path, threads: int | None = None) -> None:
+        threads = threads or min(2, os.cpu_count() or 1)
+        self.session = _session(onnx_path, threads)
+        self.tokenizer = Tokenizer.from_file(str(tokenizer_path))
+        self.tokenizer.no_truncation()
+        self.tokenizer.no_padding()
+        self._cls = self.tokenizer.token_to_id("[CLS]")
+        self._sep = self.tokenizer.token_to_id("[SEP]")
+
+    def token_ids(self, text: str) -> list[int]:
+        ids = self.tokenizer.encode(text, add_special_tokens=False).ids
+        body = WINDOW - 2
+        if len(ids) > body:
+            ids = ids[:HEAD] + ids[len(ids) - (body - HEAD):]
+        return [self._cls, *ids, self._sep]
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, 384), dtype=np.float32)
+        sequences = [self.token_ids(t) for t in texts]
+        # Group by length so a batch of short prompts is not padded to the longest one.
+        order = np.argsort([len(s) for s in sequences])
+        out = np.zeros((len(texts), 384), dtype=np.float32)
+        for start in range(0, len(order), 32):
+            chunk = order[start : start + 32]
+            width = max(len(sequences[i]) for i in chunk)
+            ids = np.zeros((len(chunk), width), dtype=np.int64)
+            mask = np.zeros_like(ids)
+            for row, index in enumerate(chunk):
+                seq = sequences[index]
+                ids[row, : len(seq)] = seq
+                mask[row, : len(seq)] = 1
+            hidden = self.session.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)})[0]
+            summed = (hidden * mask[:, :, None]).sum(axis=1)
+            pooled = summed / np.maximum(mask.sum(axis=1, keepdims=True), 1)
+            out[chunk] = pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+        return out

@@ -1,0 +1,144 @@
+"""Assemble the labelled data set from the two labelling passes and split it.
+
+    python scripts/build_dataset.py blind   # data/blind/<part>.prompts.jsonl: id + prompt only, for the blind pass
+    python scripts/build_dataset.py build   # agreement, resolution, splits, data/stats.json
+
+Pass 1: data/raw/<part>.jsonl (the author's labels). Pass 2: data/blind/<part>.labels.jsonl,
+written by a second labeller who saw only the prompts. Where the passes disagree on intent,
+complexity or route, data/blind/adjudicated.jsonl holds the resolution made with both
+labels and LABELING.md in view; the final label is the adjudicated one. Missing kinds agree
+when the two sets are equal; where they differ the adjudicated set is used when present,
+else the intersection (what both labellers would ask for).
+
+Splits (stratified by intent, fixed seed): raw parts -> train 73% / dev 12% / heldout 15%;
+raw/style2.jsonl -> heldout_style2.jsonl (a different writing style, never trained on).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "data"
+RAW, BLIND = DATA / "raw", DATA / "blind"
+SEED = 7
+FIELDS = ("intent", "complexity", "route")
+
+
+def read(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def write(path: Path, rows: list[dict]) -> None:
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+
+
+def blind() -> None:
+    BLIND.mkdir(exist_ok=True)
+    for raw in sorted(RAW.glob("*.jsonl")):
+        rows = [{"id": r["id"], "prompt": r["prompt"]} for r in read(raw)]
+        random.Random(SEED).shuffle(rows)
+        write(BLIND / f"{raw.stem}.prompts.jsonl", rows)
+        print(f"{raw.stem}: {len(rows)} prompts")
+
+
+def resolve(first: dict, second: dict | None, adjudicated: dict | None, agreement: Counter) -> dict:
+    row = dict(first)
+    if second is None:
+        agreement["unchecked"] += 1
+        return row
+    agreement["checked"] += 1
+    disagreements = [f for f in FIELDS if first[f] != second[f]]
+    for f in FIELDS:
+        agreement[f"{f}_agree"] += first[f] == second[f]
+    kinds_a, kinds_b = set(first.get("missing_kinds", [])), set(second.get("missing_kinds", []))
+    agreement["missing_agree"] += kinds_a == kinds_b
+    agreement["all_agree"] += not disagreements and kinds_a == kinds_b
+    if adjudicated is not None:
+        for f in FIELDS:
+            row[f] = adjudicated[f]
+        if "missing_kinds" in adjudicated:
+            keep = adjudicated["missing_kinds"]
+            texts = dict(zip(first.get("missing_kinds", []), first.get("missing", [])))
+            row["missing_kinds"] = list(keep)
+            row["missing"] = [texts.get(k) or adjudicated.get("missing", [""] * len(keep))[i] or k for i, k in enumerate(keep)]
+        agreement["adjudicated"] += 1
+    elif disagreements:
+        agreement["unresolved"] += 1
+    elif kinds_a != kinds_b:
+        pairs = [(k, t) for k, t in zip(first.get("missing_kinds", []), first.get("missing", [])) if k in kinds_b]
+        row["missing_kinds"] = [k for k, _ in pairs]
+        row["missing"] = [t for _, t in pairs]
+    return row
+
+
+def stratified_split(rows: list[dict], fractions: tuple[float, float]) -> tuple[list[dict], list[dict], list[dict]]:
+    by_intent: dict[str, list[dict]] = {}
+    for r in rows:
+        by_intent.setdefault(r["intent"], []).append(r)
+    rng = random.Random(SEED)
+    train, dev, held = [], [], []
+    for intent in sorted(by_intent):
+        group = sorted(by_intent[intent], key=lambda r: r["id"])
+        rng.shuffle(group)
+        n_held, n_dev = round(len(group) * fractions[1]), round(len(group) * fractions[0])
+        held += group[:n_held]
+        dev += group[n_held : n_held + n_dev]
+        train += group[n_held + n_dev :]
+    return train, dev, held
+
+
+def build() -> None:
+    adjudicated = {r["id"]: r for r in read(BLIND / "adjudicated.jsonl")}
+    main_rows, style_rows = [], []
+    agreement: Counter = Counter()
+    style_agreement: Counter = Counter()
+    for raw in sorted(RAW.glob("*.jsonl")):
+        second = {r["id"]: r for r in read(BLIND / f"{raw.stem}.labels.jsonl")}
+        target, counter = (style_rows, style_agreement) if raw.stem == "style2" else (main_rows, agreement)
+        for first in read(raw):
+            target.append(resolve(first, second.get(first["id"]), adjudicated.get(first["id"]), counter))
+    train, dev, held = stratified_split(main_rows, (0.12, 0.15))
+    keep = ("id", "prompt", "intent", "complexity", "route", "missing", "missing_kinds", "style")
+    for name, rows in (("train", train), ("dev", dev), ("heldout", held), ("heldout_style2", style_rows)):
+        write(DATA / f"{name}.jsonl", [{k: r[k] for k in keep if k in r} for r in rows])
+
+    def rate(counter: Counter, key: str) -> float:
+        return round(counter[key] / counter["checked"], 4) if counter["checked"] else 0.0
+
+    stats = {
+        "total": len(main_rows),
+        "splits": {"train": len(train), "dev": len(dev), "heldout": len(held), "heldout_style2": len(style_rows)},
+        "intent": dict(Counter(r["intent"] for r in main_rows).most_common()),
+        "complexity": dict(Counter(r["complexity"] for r in main_rows).most_common()),
+        "route": dict(Counter(r["route"] for r in main_rows).most_common()),
+        "missing_kinds": dict(Counter(k for r in main_rows for k in r.get("missing_kinds", [])).most_common()),
+        "with_missing": sum(1 for r in main_rows if r.get("missing_kinds")),
+        "style": dict(Counter(r.get("style", "other") for r in main_rows).most_common()),
+        "style2_intent": dict(Counter(r["intent"] for r in style_rows).most_common()),
+        "agreement": {
+            "checked": agreement["checked"],
+            "unchecked": agreement["unchecked"],
+            **{f: rate(agreement, f"{f}_agree") for f in (*FIELDS, "missing", "all")},
+            "adjudicated": agreement["adjudicated"],
+            "unresolved": agreement["unresolved"],
+        },
+        "agreement_style2": {
+            "checked": style_agreement["checked"],
+            **{f: rate(style_agreement, f"{f}_agree") for f in (*FIELDS, "missing", "all")},
+            "adjudicated": style_agreement["adjudicated"],
+            "unresolved": style_agreement["unresolved"],
+        },
+    }
+    (DATA / "stats.json").write_text(json.dumps(stats, indent=2) + "\n")
+    print(json.dumps(stats, indent=2))
+
+
+if __name__ == "__main__":
+    {"blind": blind, "build": build}[sys.argv[1] if len(sys.argv) > 1 else "build"]()
