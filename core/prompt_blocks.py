@@ -14,8 +14,9 @@ How a document is split
 2. Fenced code (`````` or ``~~~``) is never cut: headings, rules and blank lines inside a
    fence belong to the block around it.
 3. ``section`` mode (the default): every Markdown heading (``# ...`` or a setext heading
-   underlined with ``===``/``---``) and every thematic break (``---``, ``***``, ``___`` after a
-   blank line) ends a block. A block is the body *under* a heading, from its first to its last
+   underlined with ``===``/``---``) and every thematic break (``---``, ``***``, ``___``) ends a
+   block; so does a ``===``/``---`` line right under a multi-line paragraph (that paragraph
+   stays in the block before). A block is the body *under* a heading, from its first to its last
    non-blank line; the heading line itself is a label and stays out of the block, so a rewrite
    never touches it. Text before the first heading is a block too. A file without headings,
    the usual single ``*.prompt.md``, is one block.
@@ -125,8 +126,8 @@ def _paragraphs(lines: Sequence[str], first: int, keep_headings: bool) -> list[l
     while index < len(lines):
         line = lines[index]
         if fence is not None:
-            if current is not None:
-                current.end = index
+            if current is not None and line.strip():
+                current.end = index  # blank lines count only once later code follows (an unclosed fence ends on text)
             closing = _FENCE.match(line)
             if closing and closing.group(1)[0] == fence[0] and len(closing.group(1)) >= len(fence) and not line.strip(" `~"):
                 fence = None

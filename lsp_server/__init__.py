@@ -1,0 +1,1 @@
+"""devroute as a language server: diagnostics, hovers, code actions and code lenses on prompt text."""
