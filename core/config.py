@@ -49,7 +49,7 @@ class HttpSettings(_Strict):
 
 
 class TriageSettings(_Strict):
-    backend: BackendName = "features"
+    backend: BackendName = "builtin"
     llama_cpp: LlamaCppSettings = Field(default_factory=LlamaCppSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
 

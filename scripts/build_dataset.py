@@ -1,12 +1,13 @@
 """Assemble the labelled data set from the two labelling passes and split it.
 
     python scripts/build_dataset.py blind   # data/blind/<part>.prompts.jsonl: id + prompt only, for the blind pass
+    python scripts/build_dataset.py disagreements  # data/blind/<part>.disagreements.jsonl for adjudication
     python scripts/build_dataset.py build   # agreement, resolution, splits, data/stats.json
 
 Pass 1: data/raw/<part>.jsonl (the author's labels). Pass 2: data/blind/<part>.labels.jsonl,
 written by a second labeller who saw only the prompts. Where the passes disagree on intent,
 complexity or route, data/blind/adjudicated.jsonl holds the resolution made with both
-labels and LABELING.md in view; the final label is the adjudicated one. Missing kinds agree
+labels and LABELING.md in view (data/blind/<part>.adjudicated.jsonl); the final label is the adjudicated one. Missing kinds agree
 when the two sets are equal; where they differ the adjudicated set is used when present,
 else the intersection (what both labellers would ask for).
 
@@ -46,6 +47,28 @@ def blind() -> None:
         random.Random(SEED).shuffle(rows)
         write(BLIND / f"{raw.stem}.prompts.jsonl", rows)
         print(f"{raw.stem}: {len(rows)} prompts")
+
+
+def disagreements() -> None:
+    """Rows where the passes differ, with both label sets in random order (neither is marked as the author's)."""
+    rng = random.Random(SEED)
+    for raw in sorted(RAW.glob("*.jsonl")):
+        second = {r["id"]: r for r in read(BLIND / f"{raw.stem}.labels.jsonl")}
+        if not second:
+            continue
+        out = []
+        for first in read(raw):
+            other = second.get(first["id"])
+            if other is None:
+                continue
+            a = {f: first[f] for f in FIELDS} | {"missing_kinds": sorted(first.get("missing_kinds", []))}
+            b = {f: other[f] for f in FIELDS} | {"missing_kinds": sorted(other.get("missing_kinds", []))}
+            if a != b:
+                pair = [a, b]
+                rng.shuffle(pair)
+                out.append({"id": first["id"], "prompt": first["prompt"], "labels_1": pair[0], "labels_2": pair[1]})
+        write(BLIND / f"{raw.stem}.disagreements.jsonl", out)
+        print(f"{raw.stem}: {len(out)} of {len(second)} checked rows disagree")
 
 
 def resolve(first: dict, second: dict | None, adjudicated: dict | None, agreement: Counter) -> dict:
@@ -95,7 +118,7 @@ def stratified_split(rows: list[dict], fractions: tuple[float, float]) -> tuple[
 
 
 def build() -> None:
-    adjudicated = {r["id"]: r for r in read(BLIND / "adjudicated.jsonl")}
+    adjudicated = {r["id"]: r for path in sorted(BLIND.glob("*.adjudicated.jsonl")) for r in read(path)}
     main_rows, style_rows = [], []
     agreement: Counter = Counter()
     style_agreement: Counter = Counter()
@@ -141,4 +164,4 @@ def build() -> None:
 
 
 if __name__ == "__main__":
-    {"blind": blind, "build": build}[sys.argv[1] if len(sys.argv) > 1 else "build"]()
+    {"blind": blind, "disagreements": disagreements, "build": build}[sys.argv[1] if len(sys.argv) > 1 else "build"]()

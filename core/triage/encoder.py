@@ -45,23 +45,17 @@ class SentenceEncoder:
         return [self._cls, *ids, self._sep]
 
     def embed(self, texts: list[str]) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, 384), dtype=np.float32)
-        sequences = [self.token_ids(t) for t in texts]
-        # Group by length so a batch of short prompts is not padded to the longest one.
-        order = np.argsort([len(s) for s in sequences])
+        """L2-normalised mean-pooled embeddings, one row per text.
+
+        Each text runs on its own: the int8 model quantises activations per call, so padding a
+        prompt into a batch would shift its embedding with its batch mates. Without padding there
+        is nothing to mask, and unbatched runs measured as fast as batched ones on 2 cores.
+        """
         out = np.zeros((len(texts), 384), dtype=np.float32)
-        for start in range(0, len(order), 32):
-            chunk = order[start : start + 32]
-            width = max(len(sequences[i]) for i in chunk)
-            ids = np.zeros((len(chunk), width), dtype=np.int64)
-            mask = np.zeros_like(ids)
-            for row, index in enumerate(chunk):
-                seq = sequences[index]
-                ids[row, : len(seq)] = seq
-                mask[row, : len(seq)] = 1
-            hidden = self.session.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)})[0]
-            summed = (hidden * mask[:, :, None]).sum(axis=1)
-            pooled = summed / np.maximum(mask.sum(axis=1, keepdims=True), 1)
-            out[chunk] = pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+        for row, text in enumerate(texts):
+            ids = np.asarray([self.token_ids(text)], dtype=np.int64)
+            ones = np.ones_like(ids)
+            hidden = self.session.run(None, {"input_ids": ids, "attention_mask": ones, "token_type_ids": np.zeros_like(ids)})[0]
+            pooled = hidden[0].mean(axis=0)
+            out[row] = pooled / max(float(np.linalg.norm(pooled)), 1e-12)
         return out

@@ -1,0 +1,85 @@
+"""The builtin backend with the shipped ONNX encoder and heads (no mocks, real onnxruntime)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from devroute.core.features import extract_features
+from devroute.core.schema import DevRouterTriage
+from devroute.core.triage.embedded import EmbeddedBackend
+from devroute.core.triage.encoder import HEAD, WINDOW
+
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def backend() -> EmbeddedBackend:
+    return EmbeddedBackend.load()
+
+
+def triage(backend, prompt):
+    return backend.triage(prompt, extract_features(prompt))
+
+
+def test_distributions_are_probabilities(backend):
+    t = triage(backend, "Our payment webhook double-charges customers under load; fix the race in the handler")
+    for head in ("intent", "complexity", "route"):
+        probs = t.probabilities[head]
+        assert sum(probs.values()) == pytest.approx(1.0, abs=1e-3)
+        assert t.confidence[head] == pytest.approx(max(probs.values()), abs=1e-4)
+    DevRouterTriage.model_validate(t.devrouter().model_dump())
+
+
+@pytest.mark.parametrize(
+    ("prompt", "intent"),
+    [("hi there", "other"), ("what is the difference between a process and a thread?", "explain"),
+     ("write a Dockerfile for a Node 20 app with a multi-stage build", "boilerplate")],
+)
+def test_clear_prompts(backend, prompt, intent):
+    assert triage(backend, prompt).intent.value == intent
+
+
+def test_long_prompt_keeps_head_and_tail_tokens(backend):
+    encoder = backend.encoder
+    prompt = "please fix the crash described at the end. " + "log line filler " * 800 + "KeyError: 'user_id' in handler.py"
+    ids = encoder.token_ids(prompt)
+    assert len(ids) == WINDOW
+    tail = encoder.tokenizer.encode("KeyError: 'user_id' in handler.py", add_special_tokens=False).ids
+    assert ids[-1 - len(tail) : -1] == tail
+    head = encoder.tokenizer.encode("please fix the crash", add_special_tokens=False).ids
+    assert ids[1 : 1 + len(head)] == head and HEAD > len(head)
+    assert extract_features(prompt).has_error_output  # features still read the whole prompt
+    DevRouterTriage.model_validate(triage(backend, prompt).devrouter().model_dump())
+
+
+def test_batch_equals_single(backend):
+    prompts = ["hi", "refactor this giant function into smaller ones", "Design a multi-region event pipeline"]
+    batch = backend.triage_batch(prompts, [extract_features(p) for p in prompts])
+    for prompt, result in zip(prompts, batch):
+        single = triage(backend, prompt)
+        assert single.intent == result.intent
+        for head in ("intent", "complexity"):  # int8 activations are quantised per batch, so padding shifts them slightly
+            a, b = single.probabilities[head], result.probabilities[head]
+            assert np.allclose([a[k] for k in a], [b[k] for k in a], atol=1e-2)
+
+
+def test_eval_command_prints_every_metric(tmp_path):
+    rows = [json.loads(line) for line in (REPO / "data" / "heldout.jsonl").read_text().splitlines()[:40]]
+    data = tmp_path / "sample.jsonl"
+    data.write_text("\n".join(json.dumps(r) for r in rows))
+    out = subprocess.run([sys.executable, "-m", "devroute.cli.main", "eval", "--data", str(data), "--json"], capture_output=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    assert report["n"] == 40 and report["backend"] == "builtin" and report["schema_validity"] == 1.0
+    for key in ("intent_accuracy", "complexity_accuracy", "route_accuracy", "intent_macro_f1", "missing_precision",
+                "missing_recall", "intent_ece", "per_intent_accuracy", "confusion"):
+        assert key in report
+    assert sum(sum(row.values()) for row in report["confusion"].values()) == 40
+    assert report["intent_accuracy"] > 0.5
