@@ -89,6 +89,7 @@ def main() -> None:
     parser.add_argument("--dev", type=Path, default=ROOT / "data" / "dev.jsonl")
     parser.add_argument("--models", type=Path, default=ROOT / "models")
     parser.add_argument("--epochs", type=int, default=120)
+    parser.add_argument("--ensemble", type=int, default=5, help="members averaged into the shipped heads")
     args = parser.parse_args()
 
     import torch
@@ -132,48 +133,65 @@ def main() -> None:
         def drop_in(self, x: torch.Tensor) -> torch.Tensor:
             return torch.nn.functional.dropout(x, 0.1, self.training)
 
-    net = Net()
-    optimizer = torch.optim.AdamW(net.parameters(), lr=2e-3, weight_decay=1e-3)
-    ce = torch.nn.CrossEntropyLoss(label_smoothing=0.05)
-    bce = torch.nn.BCEWithLogitsLoss()
-    generator = torch.Generator().manual_seed(SEED)
-    best_score, best_state, best_epoch = -1.0, None, 0
-    for epoch in range(args.epochs):
-        net.train()
-        order = torch.randperm(len(x_train), generator=generator)
-        for start in range(0, len(order), 64):
-            idx = order[start : start + 64]
-            out = net(x_train[idx])
-            loss = (ce(out["intent"], yt["intent"][idx]) + ce(out["complexity"], yt["complexity"][idx])
-                    + ce(out["route"], yt["route"][idx]) + 0.5 * bce(out["missing"], yt["missing"][idx]))
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
+    def train_one(seed: int) -> tuple[Net, dict[str, float], int]:
+        torch.manual_seed(seed)
+        net = Net()
+        optimizer = torch.optim.AdamW(net.parameters(), lr=2e-3, weight_decay=1e-3)
+        ce = torch.nn.CrossEntropyLoss(label_smoothing=0.05)
+        bce = torch.nn.BCEWithLogitsLoss()
+        generator = torch.Generator().manual_seed(seed)
+        best_score, best_state, best_epoch, best_accs = -1.0, None, 0, {}
+        for epoch in range(args.epochs):
+            net.train()
+            order = torch.randperm(len(x_train), generator=generator)
+            for start in range(0, len(order), 64):
+                idx = order[start : start + 64]
+                out = net(x_train[idx])
+                loss = (ce(out["intent"], yt["intent"][idx]) + ce(out["complexity"], yt["complexity"][idx])
+                        + ce(out["route"], yt["route"][idx]) + 0.5 * bce(out["missing"], yt["missing"][idx]))
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+            net.eval()
+            with torch.no_grad():
+                dev_out = {k: v.numpy() for k, v in net(x_dev).items()}
+            accs = {k: float(np.mean(dev_out[k].argmax(axis=1) == y_dev[k])) for k in ("intent", "complexity", "route")}
+            score = accs["intent"] + accs["complexity"] + accs["route"]
+            if score > best_score:
+                best_score, best_epoch, best_accs = score, epoch, accs
+                best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+            if epoch - best_epoch > 25:
+                break
+        net.load_state_dict(best_state)
         net.eval()
-        with torch.no_grad():
-            dev_out = {k: v.numpy() for k, v in net(x_dev).items()}
-        accs = {k: float(np.mean(dev_out[k].argmax(axis=1) == y_dev[k])) for k in ("intent", "complexity", "route")}
-        score = accs["intent"] + accs["complexity"] + accs["route"]
-        if score > best_score:
-            best_score, best_epoch = score, epoch
-            best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
-            best_accs = accs
-        if epoch - best_epoch > 25:
-            break
-    net.load_state_dict(best_state)
-    net.eval()
-    with torch.no_grad():
-        dev_out = {k: v.numpy() for k, v in net(x_dev).items()}
+        return net, best_accs, best_epoch
+
+    # An ensemble of same-shaped MLPs averages its logits, which is exactly one wider MLP whose
+    # output weights are stacked and divided by the member count: the runtime format is unchanged.
+    members = [train_one(SEED + k) for k in range(args.ensemble)]
+    nets = [m[0] for m in members]
+    hidden_W = np.concatenate([n.hidden.weight.detach().numpy().T for n in nets], axis=1)
+    hidden_b = np.concatenate([n.hidden.bias.detach().numpy() for n in nets])
+    heads_W = {name: np.concatenate([n.out[name].weight.detach().numpy().T for n in nets], axis=0) / len(nets) for name in nets[0].out}
+    heads_b = {name: np.mean([n.out[name].bias.detach().numpy() for n in nets], axis=0) for name in nets[0].out}
+
+    def merged_logits(x: np.ndarray) -> dict[str, np.ndarray]:
+        h = np.maximum(x @ hidden_W + hidden_b, 0.0)
+        return {name: h @ heads_W[name] + heads_b[name] for name in heads_W}
+
+    dev_out = merged_logits(x_dev.numpy())
+    best_accs = {k: float(np.mean(dev_out[k].argmax(axis=1) == y_dev[k])) for k in ("intent", "complexity", "route")}
+    best_epoch = [m[2] for m in members]
 
     weights: dict[str, np.ndarray] = {
         "feature_mean": mean.astype(np.float32),
         "feature_std": std.astype(np.float32),
-        "hidden_W": net.hidden.weight.detach().numpy().T.copy(),
-        "hidden_b": net.hidden.bias.detach().numpy().copy(),
+        "hidden_W": hidden_W.astype(np.float32),
+        "hidden_b": hidden_b.astype(np.float32),
     }
-    for name, layer in net.out.items():
-        weights[f"{name}_W"] = layer.weight.detach().numpy().T.copy()
-        weights[f"{name}_b"] = layer.bias.detach().numpy().copy()
+    for name in heads_W:
+        weights[f"{name}_W"] = heads_W[name].astype(np.float32)
+        weights[f"{name}_b"] = heads_b[name].astype(np.float32)
     for name in ("intent", "complexity", "route"):
         weights[f"{name}_T"] = np.float32(fit_temperature(dev_out[name], y_dev[name]))
     missing_t = np.array([fit_temperature(dev_out["missing"][:, k], y_dev["missing"][:, k], binary=True) for k in range(len(MISSING_KINDS))], dtype=np.float32)
@@ -184,7 +202,7 @@ def main() -> None:
     out_path = args.models / "heads.npz"
     np.savez(out_path, **weights)
     summary = {
-        "train": len(train_rows), "dev": len(dev_rows), "best_epoch": best_epoch, "seed": SEED,
+        "train": len(train_rows), "dev": len(dev_rows), "best_epochs": best_epoch, "seed": SEED, "ensemble": args.ensemble,
         "dev_accuracy": {k: round(v, 4) for k, v in best_accs.items()},
         "temperatures": {k: round(float(weights[f"{k}_T"]), 3) for k in ("intent", "complexity", "route")},
     }
