@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -12,6 +14,8 @@ from pydantic import ValidationError
 
 from devroute.core.config import format_validation_error, load_settings
 from devroute.core.errors import DevrouteError, PromptError
+from devroute.core.hook import HOOK_BUDGET_S
+from devroute.core.integrations import CLIENTS
 
 EXAMPLE_PROMPT = "My Flask app returns 500 on POST /upload with RequestEntityTooLarge, how do I fix it?"
 
@@ -62,6 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("eval", help="evaluate a triage backend on a labelled JSONL file")
+    # Also after the subcommand (`devroute eval --backend llama-cpp ...`); SUPPRESS keeps a top-level --backend.
+    p.add_argument("--backend", choices=["builtin", "features", "llama-cpp", "http"], default=argparse.SUPPRESS,
+                   help="override [triage] backend")
     p.add_argument("--data", type=Path, required=True)
     p.add_argument("--model", type=Path, help="GGUF path for --backend llama-cpp")
     p.add_argument("--url", help="server URL for --backend http")
@@ -77,7 +84,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tcp", action="store_true")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=2087)
+
+    p = sub.add_parser("init", help="set up devroute in Claude Code, Cursor, VS Code or Neovim (merges into existing config)")
+    p.add_argument("client", choices=CLIENTS)
+    p.add_argument("--dir", type=Path, help="the project directory (default: the current one; for neovim: its config directory)")
+    p.add_argument("--dry-run", action="store_true", help="show what would change, as a diff, and write nothing")
+
+    p = sub.add_parser("hook", help="agent hook: Claude Code's UserPromptSubmit (reads its JSON on stdin); never blocks a prompt")
+    p.add_argument("client", choices=["claude-code"])
+    p.add_argument("--budget", type=float, default=HOOK_BUDGET_S, metavar="SECONDS", help=f"give up silently after this long (default {HOOK_BUDGET_S})")
+    _never_exit_2(p)
     return parser
+
+
+def _never_exit_2(parser: argparse.ArgumentParser) -> None:
+    """A bad hook command line must not exit with argparse's status 2: Claude Code would block the prompt."""
+    parse_known_args = parser.parse_known_args
+
+    def lenient_parse_known_args(args=None, namespace=None):  # type: ignore[no-untyped-def]
+        namespace, extras = parse_known_args(args, namespace)
+        if extras:
+            print(f"devroute hook: ignoring unrecognized arguments: {' '.join(extras)}", file=sys.stderr)
+        return namespace, []
+
+    def error(message: str) -> None:
+        print(f"devroute hook: {message}", file=sys.stderr)
+        sys.exit(0)
+
+    parser.parse_known_args = lenient_parse_known_args  # type: ignore[method-assign]
+    parser.error = error  # type: ignore[method-assign]
 
 
 def _read_prompt(args: argparse.Namespace) -> str:
@@ -256,9 +291,48 @@ def cmd_lsp(args: argparse.Namespace) -> None:
     serve(config=args.config, backend=args.backend, tcp=args.tcp, host=args.host, port=args.port)
 
 
+def cmd_init(args: argparse.Namespace) -> None:
+    from devroute.core.integrations import NEXT_STEPS, apply_plan, default_dir, plan_integration
+
+    root = (args.dir or default_dir(args.client, Path.cwd())).expanduser().resolve()
+    plan = plan_integration(args.client, root)
+    if args.dry_run:
+        for change in plan.pending:
+            sys.stdout.write(change.diff)
+        for change in plan.changes:
+            print(f"{'would ' + change.action if change.action != 'unchanged' else 'unchanged'}: {change.path}")
+        print(f"dry run: nothing written to {root}")
+        return
+    apply_plan(plan)
+    print(f"devroute init {args.client} in {root}")
+    for change in plan.changes:
+        print(f"  {change.action + 'd' if change.action != 'unchanged' else 'unchanged'}: {change.path}")
+    if shutil.which("devroute") is None:
+        print("devroute: warning: `devroute` is not on PATH; the client will not find it (pip install devroute, "
+              "or edit the command in the files above to an absolute path)", file=sys.stderr)
+    print(NEXT_STEPS[args.client])
+
+
+def cmd_hook(args: argparse.Namespace) -> None:
+    """Never fails: errors and overruns print nothing on stdout, a line on stderr, and exit 0."""
+    from devroute.core.hook import claude_code_hook, run_within_budget
+
+    outcome = run_within_budget(lambda: claude_code_hook(sys.stdin.buffer.read(), args.config, args.backend), args.budget)
+    if not outcome.finished:
+        print(f"devroute hook: no note, triage took longer than {args.budget:g} s", file=sys.stderr, flush=True)
+        # The abandoned worker may hold stdin or the log open; exiting normally could wait for it or
+        # abort in interpreter shutdown.
+        os._exit(0)
+    if outcome.error is not None:
+        first_line = (str(outcome.error) or type(outcome.error).__name__).splitlines()[0]
+        print(f"devroute hook: no note, {first_line}", file=sys.stderr)
+    elif outcome.output:
+        sys.stdout.write(outcome.output + "\n")
+
+
 COMMANDS = {
     "triage": cmd_triage, "route": cmd_route, "models": cmd_models, "log": cmd_log, "stats": cmd_stats,
-    "bench": cmd_bench, "eval": cmd_eval, "mcp": cmd_mcp, "lsp": cmd_lsp,
+    "bench": cmd_bench, "eval": cmd_eval, "mcp": cmd_mcp, "lsp": cmd_lsp, "init": cmd_init, "hook": cmd_hook,
 }
 
 
