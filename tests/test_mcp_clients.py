@@ -1,7 +1,7 @@
 """The shipped client configs in integrations/ launch a working server; Claude Code's own CLI connects to it.
 
-The Claude Code test runs only where the `claude` CLI is installed (npm @anthropic-ai/claude-code;
-set CLAUDE_BIN to point at it); it needs no network or account for `claude mcp list`.
+The Claude Code CLI comes from the `npm_clients` session fixture (tests/npm_clients.py), which
+installs it from npm into a cache; `claude mcp list` needs no network or account.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import pytest
 
 from mcp import Client, StdioServerParameters
 from mcp_fixtures import ServerEnv, server_env, start_http_server, stop  # noqa: F401  (fixture)
+from npm_clients import NpmClients, npm_clients  # noqa: F401  (session fixture)
 
 INTEGRATIONS = Path(__file__).resolve().parents[1] / "integrations"
 CONFIGS = {  # client -> (config file, key holding the servers)
@@ -26,7 +27,6 @@ CONFIGS = {  # client -> (config file, key holding the servers)
 }
 # The configs call `devroute` from PATH, as an installed package provides it.
 VENV_BIN = str(Path(sys.executable).parent)
-CLAUDE = os.environ.get("CLAUDE_BIN") or shutil.which("claude")
 
 
 def with_devroute_on_path(env: dict[str, str]) -> dict[str, str]:
@@ -49,8 +49,7 @@ async def test_shipped_config_launches_the_server(server_env: ServerEnv, client_
     assert prompts == {"triage_first"}
 
 
-@pytest.mark.skipif(CLAUDE is None, reason="the claude CLI is not installed (npm i @anthropic-ai/claude-code)")
-def test_claude_code_connects_over_stdio_and_http(server_env: ServerEnv) -> None:
+def test_claude_code_connects_over_stdio_and_http(server_env: ServerEnv, npm_clients: NpmClients) -> None:  # noqa: F811
     token = "token-for-claude-code-test"
     http = start_http_server(server_env, env=server_env.with_vars(DEVROUTE_MCP_TOKEN=token))
     try:
@@ -61,9 +60,11 @@ def test_claude_code_connects_over_stdio_and_http(server_env: ServerEnv) -> None
         subprocess.run(["git", "init", "-q", str(project)], check=True)
         shutil.copy(CONFIGS["claude-code"][0], project / ".mcp.json")
         env = with_devroute_on_path({**server_env.env, "HOME": str(home)})
+        # What accepting Claude Code's trust dialog records: without it a project's approvals stay pending.
+        (home / ".claude.json").write_text(json.dumps({"projects": {str(project.resolve()): {"hasTrustDialogAccepted": True}}}))
 
         def claude(*args: str, **extra: str) -> subprocess.CompletedProcess:
-            return subprocess.run([CLAUDE, *args], cwd=project, env={**env, **extra}, capture_output=True, text=True, timeout=120)
+            return subprocess.run([*npm_clients.claude, *args], cwd=project, env={**env, **extra}, capture_output=True, text=True, timeout=120)
 
         # The README's command for the HTTP transport, with the token left for Claude Code to expand.
         added = claude("mcp", "add", "-s", "project", "--transport", "http", "devroute-http", http.url,
