@@ -41,6 +41,7 @@ class HttpSettings(_Strict):
     url: str = "http://127.0.0.1:8080"
     model: str = "devrouter"
     api_key_env: str = "DEVROUTE_HTTP_API_KEY"
+    max_tokens: int = Field(default=512, ge=16)
     timeout_s: float = Field(default=20.0, gt=0)
     retries: int = Field(default=2, ge=0, le=10)
     backoff_s: float = Field(default=0.5, ge=0)
