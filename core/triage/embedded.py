@@ -17,7 +17,7 @@ from ..schema import COMPLEXITIES, INTENTS, MISSING_KINDS, ROUTES, Complexity, I
 from .encoder import SentenceEncoder
 from .heads import Heads
 from .missing import missing_items
-from .rewrite import rewrite_prompt
+from .base import triage_from_labels
 
 MAX_MISSING = 3
 
@@ -71,13 +71,8 @@ class EmbeddedBackend:
             above = [(float(p_missing[k]), k) for k in range(len(MISSING_KINDS)) if p_missing[k] >= self.heads.missing_thresholds[k]]
             kinds = [MissingKind(MISSING_KINDS[k]) for _, k in sorted(above, reverse=True)[:MAX_MISSING]]
         items = missing_items(kinds, features, intent)
-        return Triage(
-            rewrite=rewrite_prompt(prompt, intent, items),
-            intent=intent,
-            complexity=complexity,
-            route=route,
-            missing=[item.text for item in items],
-            missing_items=items,
+        return triage_from_labels(
+            prompt, intent, complexity, route, items, self.name,
             confidence={
                 "intent": round(float(p_intent.max()), 4),
                 "complexity": round(float(p_complexity.max()), 4),
@@ -89,5 +84,4 @@ class EmbeddedBackend:
                 "route": _distribution(ROUTES, p_route),
                 "missing": _distribution(MISSING_KINDS, p_missing),
             },
-            backend=self.name,
         )

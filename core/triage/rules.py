@@ -12,7 +12,7 @@ from ..features import PromptFeatures
 from ..risk import classify_risks
 from ..schema import Complexity, Intent, Triage
 from .missing import missing_items, rule_missing_kinds
-from .rewrite import rewrite_prompt
+from .base import triage_from_labels
 from .route_map import default_route
 
 # Earlier wins a tie: the LABELING tie rules favour debug over explain and optimize over refactor.
@@ -87,16 +87,10 @@ class FeatureBackend:
         route = default_route(intent, complexity, classify_risks(features, draft))
         items = missing_items(rule_missing_kinds(features, intent, complexity), features, intent)
         intent_probs = _softmax(scores)
-        return Triage(
-            rewrite=rewrite_prompt(prompt, intent, items),
-            intent=intent,
-            complexity=complexity,
-            route=route,
-            missing=[item.text for item in items],
-            missing_items=items,
+        return triage_from_labels(
+            prompt, intent, complexity, route, items, self.name,
             confidence={"intent": round(intent_probs[intent.value], 4)},
             probabilities={"intent": intent_probs},
-            backend=self.name,
         )
 
     def triage_batch(self, prompts: list[str], features: list[PromptFeatures]) -> list[Triage]:
