@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -253,19 +254,27 @@ def _is_junk(text: str, words: list[str]) -> bool:
     return False
 
 
-def _find_names(lowered: str, names: tuple[str, ...]) -> list[str]:
-    padded = f" {lowered} "
-    found = []
+def _name_matchers(names: tuple[str, ...]) -> list[tuple[str, Callable[[str], object]]]:
+    """Compile each name's matcher once: names with punctuation match as substrings, the rest as words."""
+    matchers: list[tuple[str, Callable[[str], object]]] = []
     for name in names:
         if len(name.strip()) <= 2 and not name.startswith(" ") and not name.endswith(" "):
             continue
         if name.strip() in ("c#", "c++", ".net", "next.js", "asp.net"):
-            hit = name in padded
+            matchers.append((name.strip(), lambda text, needle=name: needle in text))
         else:
-            hit = re.search(rf"(?<![\w.]){re.escape(name.strip())}(?![\w])", padded) is not None
-        if hit:
-            found.append(name.strip())
-    return found
+            pattern = re.compile(rf"(?<![\w.]){re.escape(name.strip())}(?![\w])")
+            matchers.append((name.strip(), pattern.search))
+    return matchers
+
+
+_LANGUAGE_MATCHERS = _name_matchers(LANGUAGES)
+_FRAMEWORK_MATCHERS = _name_matchers(FRAMEWORKS)
+
+
+def _find_names(lowered: str, matchers: list[tuple[str, Callable[[str], object]]]) -> list[str]:
+    padded = f" {lowered} "
+    return [name for name, matches in matchers if matches(padded)]
 
 
 def extract_features(prompt: str) -> PromptFeatures:
@@ -297,8 +306,8 @@ def extract_features(prompt: str) -> PromptFeatures:
         imperatives=len(IMPERATIVE.findall(prose)),
         greeting=bool(GREETING.match(stripped)),
         junk=_is_junk(stripped, words),
-        languages=_find_names(lowered, LANGUAGES) + [lang for lang in code_languages if lang],
-        frameworks=_find_names(lowered, FRAMEWORKS),
+        languages=_find_names(lowered, _LANGUAGE_MATCHERS) + [lang for lang in code_languages if lang],
+        frameworks=_find_names(lowered, _FRAMEWORK_MATCHERS),
         environment=sorted({m.lower() for m in ENVIRONMENT_WORDS.findall(prose)}),
         intent_cues={name: len(rx.findall(prose)) for name, rx in INTENT_CUES.items()},
         risk_cues={name: [m if isinstance(m, str) else m[0] for m in rx.findall(prompt)] for name, rx in RISK_CUES.items()},
