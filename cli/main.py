@@ -159,9 +159,8 @@ def _emit(obj: Any) -> None:
     sys.stdout.write(json.dumps(obj, ensure_ascii=False, indent=2) + "\n")
 
 
-def _router(args: argparse.Namespace):
-    from devroute.core.router import Router
-
+def _settings(args: argparse.Namespace):
+    """The config file with this command line's backend choices applied."""
     settings = load_settings(args.config)
     if args.backend:
         settings.triage.backend = args.backend
@@ -171,7 +170,13 @@ def _router(args: argparse.Namespace):
     if getattr(args, "url", None):
         settings.triage.backend = args.backend or "http"
         settings.triage.http.url = args.url
-    return Router(settings)
+    return settings
+
+
+def _router(args: argparse.Namespace):
+    from devroute.core.router import Router
+
+    return Router(_settings(args))
 
 
 def _policy_overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -258,10 +263,7 @@ def cmd_stats(args: argparse.Namespace) -> None:
 def cmd_bench(args: argparse.Namespace) -> None:
     from devroute.core.benchmark import run_benchmark
 
-    settings = load_settings(args.config)
-    if args.backend:
-        settings.triage.backend = args.backend
-    report = run_benchmark(settings, data=args.data, rounds=args.rounds, compare=args.compare)
+    report = run_benchmark(_settings(args), data=args.data, rounds=args.rounds, compare=args.compare)
     if args.json:
         _emit(report.model_dump(mode="json"))
     else:
