@@ -2,6 +2,8 @@
 
     python scripts/build_dataset.py blind   # data/blind/<part>.prompts.jsonl: id + prompt only, for the blind pass
     python scripts/build_dataset.py disagreements  # data/blind/<part>.disagreements.jsonl for adjudication
+    python scripts/build_dataset.py rubric  # data/rubric/chunkN.prompts.jsonl: id + prompt, for the rubric pass
+    python scripts/build_dataset.py rubric-disagreements  # data/rubric/chunkN.disagreements.jsonl
     python scripts/build_dataset.py build   # agreement, resolution, splits, data/stats.json
 
 Pass 1: data/raw/<part>.jsonl (the author's labels). Pass 2: data/blind/<part>.labels.jsonl,
@@ -10,6 +12,11 @@ complexity or route, data/blind/adjudicated.jsonl holds the resolution made with
 labels and LABELING.md in view (data/blind/<part>.adjudicated.jsonl); the final label is the adjudicated one. Missing kinds agree
 when the two sets are equal; where they differ the adjudicated set is used when present,
 else the intersection (what both labellers would ask for).
+
+Pass 3 (complexity and route only): a labeller who saw only the prompts and
+data/COMPLEXITY_RUBRIC.md wrote data/rubric/chunkN.labels.jsonl. Where it differs from the
+result of passes 1-2, an adjudicator with the rubric, the prompt and both label pairs (random
+order, unmarked) decided (data/rubric/chunkN.adjudicated.jsonl).
 
 Splits (stratified by intent, fixed seed): raw parts -> train 73% / dev 12% / heldout 15%;
 raw/style2.jsonl -> heldout_style2.jsonl (a different writing style, never trained on).
@@ -25,8 +32,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data"
-RAW, BLIND = DATA / "raw", DATA / "blind"
+RAW, BLIND, RUBRIC = DATA / "raw", DATA / "blind", DATA / "rubric"
 SEED = 7
+RUBRIC_CHUNKS = 8
+RUBRIC_FIELDS = ("complexity", "route")
 FIELDS = ("intent", "complexity", "route")
 
 
@@ -69,6 +78,47 @@ def disagreements() -> None:
                 out.append({"id": first["id"], "prompt": first["prompt"], "labels_1": pair[0], "labels_2": pair[1]})
         write(BLIND / f"{raw.stem}.disagreements.jsonl", out)
         print(f"{raw.stem}: {len(out)} of {len(second)} checked rows disagree")
+
+
+def rubric() -> None:
+    """Every prompt of every part, shuffled together, split into chunks for the rubric pass."""
+    RUBRIC.mkdir(exist_ok=True)
+    rows = [{"id": r["id"], "prompt": r["prompt"]} for raw in sorted(RAW.glob("*.jsonl")) for r in read(raw)]
+    random.Random(SEED).shuffle(rows)
+    for n in range(RUBRIC_CHUNKS):
+        chunk = rows[n::RUBRIC_CHUNKS]
+        write(RUBRIC / f"chunk{n + 1}.prompts.jsonl", chunk)
+        print(f"chunk{n + 1}: {len(chunk)} prompts")
+
+
+def resolved_rows() -> dict[str, dict]:
+    """Labels after passes 1-2 and their adjudication, by id."""
+    adjudicated = {r["id"]: r for path in sorted(BLIND.glob("*.adjudicated.jsonl")) for r in read(path)}
+    out: dict[str, dict] = {}
+    for raw in sorted(RAW.glob("*.jsonl")):
+        second = {r["id"]: r for r in read(BLIND / f"{raw.stem}.labels.jsonl")}
+        for first in read(raw):
+            out[first["id"]] = resolve(first, second.get(first["id"]), adjudicated.get(first["id"]), Counter())
+    return out
+
+
+def rubric_disagreements() -> None:
+    """Rows where the rubric pass differs from passes 1-2 on complexity or route, both pairs unmarked."""
+    rng = random.Random(SEED)
+    resolved = resolved_rows()
+    for path in sorted(RUBRIC.glob("chunk*.labels.jsonl")):
+        out = []
+        for third in read(path):
+            row = resolved[third["id"]]
+            a = {f: row[f] for f in RUBRIC_FIELDS}
+            b = {f: third[f] for f in RUBRIC_FIELDS}
+            if a != b:
+                pair = [a, b]
+                rng.shuffle(pair)
+                out.append({"id": row["id"], "prompt": row["prompt"], "labels_1": pair[0], "labels_2": pair[1]})
+        name = path.name.replace(".labels.", ".disagreements.")
+        write(RUBRIC / name, out)
+        print(f"{name}: {len(out)} rows disagree")
 
 
 def resolve(first: dict, second: dict | None, adjudicated: dict | None, agreement: Counter) -> dict:
@@ -164,4 +214,5 @@ def build() -> None:
 
 
 if __name__ == "__main__":
-    {"blind": blind, "disagreements": disagreements, "build": build}[sys.argv[1] if len(sys.argv) > 1 else "build"]()
+    stages = {"blind": blind, "disagreements": disagreements, "rubric": rubric, "rubric-disagreements": rubric_disagreements, "build": build}
+    stages[sys.argv[1] if len(sys.argv) > 1 else "build"]()
