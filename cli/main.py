@@ -339,7 +339,11 @@ COMMANDS = {
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    if "hook" in (sys.argv[1:] if argv is None else argv):
+        # A bad global option (--backend bogus) before `hook` must not block the agent's prompt either.
+        _never_exit_2(parser)
+    args = parser.parse_args(argv)
     try:
         COMMANDS[args.command](args)
     except DevrouteError as exc:

@@ -67,11 +67,16 @@ class BenchReport(BaseModel):
         for figures in filter(None, [self.main, self.compare]):
             lines.append(
                 f"{figures.backend:<17} route p50 {figures.p50_ms:.2f} ms · p99 {figures.p99_ms:.2f} ms · mean {figures.mean_ms:.2f} ms "
-                f"over {figures.calls} calls · batch {figures.batch_prompts_per_s:.0f} prompts/s"
+                f"over {figures.calls} calls · batch {_rate(figures.batch_prompts_per_s)} prompts/s"
             )
         if self.compare:
             lines.append(f"ratio             {self.compare.backend} / {self.main.backend} p50 = {self.compare.p50_ms / self.main.p50_ms:.1f}x")
         return "\n".join(lines)
+
+
+def _rate(per_second: float) -> str:
+    """Whole numbers for fast backends; slow ones (a GGUF on CPU) keep two significant digits instead of rounding to 0."""
+    return f"{per_second:.0f}" if per_second >= 10 else f"{per_second:.2g}"
 
 
 def _prompt_set(data: Path | None) -> tuple[list[str], str]:

@@ -2,7 +2,9 @@
 
 Metrics: schema validity, intent / complexity / route accuracy, per-intent accuracy, intent
 macro-F1, missing-kind precision and recall (micro and per kind), expected calibration error
-of the intent confidence (10 equal-width bins), and the intent confusion matrix.
+of each head's confidence (10 equal-width bins), and confusion matrices for intent, complexity
+and route. Rows where the configured backend fell back to another count as schema-invalid and
+are reported separately.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from pathlib import Path
 from pydantic import BaseModel, ValidationError
 
 from .errors import DevrouteError
-from .schema import INTENTS, MISSING_KINDS, DevRouterTriage, Triage
+from .schema import COMPLEXITIES, INTENTS, MISSING_KINDS, ROUTES, DevRouterTriage, Triage
 from .triage.missing import classify_missing_text
 
 FALLBACK_MARK = "backend.fallback"
@@ -34,6 +36,7 @@ class EvalReport(BaseModel):
     data: str
     backend: str
     n: int
+    fallbacks: int = 0
     schema_validity: float
     intent_accuracy: float
     complexity_accuracy: float
@@ -44,16 +47,21 @@ class EvalReport(BaseModel):
     missing_recall: float
     missing_per_kind: dict[str, dict[str, float]]
     intent_ece: float
+    complexity_ece: float = 0.0
+    route_ece: float = 0.0
     confusion: dict[str, dict[str, int]]
+    complexity_confusion: dict[str, dict[str, int]] = {}
+    route_confusion: dict[str, dict[str, int]] = {}
     seconds: float
 
     def text(self) -> str:
+        fell_back = f", {self.fallbacks} fell back" if self.fallbacks else ""
         lines = [
-            f"data               {self.data} ({self.n} prompts, backend {self.backend}, {self.seconds:.1f} s)",
+            f"data               {self.data} ({self.n} prompts, backend {self.backend}{fell_back}, {self.seconds:.1f} s)",
             f"schema validity    {self.schema_validity:.3f}",
             f"intent accuracy    {self.intent_accuracy:.3f}   (macro-F1 {self.intent_macro_f1:.3f}, ECE {self.intent_ece:.3f})",
-            f"complexity acc.    {self.complexity_accuracy:.3f}",
-            f"route accuracy     {self.route_accuracy:.3f}",
+            f"complexity acc.    {self.complexity_accuracy:.3f}   (ECE {self.complexity_ece:.3f})",
+            f"route accuracy     {self.route_accuracy:.3f}   (ECE {self.route_ece:.3f})",
             f"missing kinds      precision {self.missing_precision:.3f} · recall {self.missing_recall:.3f}",
             "",
             "per-intent accuracy",
@@ -62,13 +70,17 @@ class EvalReport(BaseModel):
             "missing kind        precision  recall  support",
             *(f"  {k:<17} {v['precision']:9.3f} {v['recall']:7.3f} {int(v['support']):8d}" for k, v in self.missing_per_kind.items()),
             "",
-            "confusion (rows = labelled intent, columns = predicted)",
         ]
-        short = [i[:5] for i in INTENTS]
-        lines.append("  " + " " * 14 + " ".join(f"{s:>5}" for s in short))
-        for gold in INTENTS:
-            row = self.confusion.get(gold, {})
-            lines.append(f"  {gold:<14}" + " ".join(f"{row.get(p, 0):5d}" for p in INTENTS))
+        for title, matrix, labels, width in (
+            ("intent", self.confusion, INTENTS, 5),
+            ("complexity", self.complexity_confusion, COMPLEXITIES, 6),
+            ("route", self.route_confusion, ROUTES, 11),
+        ):
+            lines += ["", f"{title} confusion (rows = labelled, columns = predicted)"]
+            lines.append("  " + " " * 14 + " ".join(f"{label[:width]:>{width}}" for label in labels))
+            for gold in labels:
+                row = matrix.get(gold, {})
+                lines.append(f"  {gold:<14}" + " ".join(f"{row.get(p, 0):{width}d}" for p in labels))
         return "\n".join(lines)
 
 
@@ -111,6 +123,13 @@ def _kinds(triage: Triage) -> set[str]:
     return {k.value for k in (classify_missing_text(m) for m in triage.missing) if k is not None}
 
 
+def _confusion(labels: tuple[str, ...], gold: list[str], predicted: list[str]) -> dict[str, dict[str, int]]:
+    matrix = {g: {p: 0 for p in labels} for g in labels}
+    for g, p in zip(gold, predicted):
+        matrix[g][p] += 1
+    return matrix
+
+
 def is_schema_valid(triage: Triage) -> bool:
     """A result counts as valid when the backend itself produced parseable DevRouter output."""
     if any(d.startswith(FALLBACK_MARK) for d in triage.diagnostics):
@@ -127,9 +146,9 @@ def evaluate(router, rows: list[LabelledPrompt], data_name: str) -> EvalReport:
     results = router.triage_batch([r.prompt for r in rows])
     n = len(rows)
     intent_ok = [t.intent.value == r.intent for t, r in zip(results, rows)]
-    confusion = {g: {p: 0 for p in INTENTS} for g in INTENTS}
-    for t, r in zip(results, rows):
-        confusion[r.intent][t.intent.value] += 1
+    complexity_ok = [t.complexity.value == r.complexity for t, r in zip(results, rows)]
+    route_ok = [t.route.value == r.route for t, r in zip(results, rows)]
+    confusion = _confusion(INTENTS, [r.intent for r in rows], [t.intent.value for t in results])
     per_intent, f1s = {}, []
     for intent in INTENTS:
         support = sum(confusion[intent].values())
@@ -154,22 +173,29 @@ def evaluate(router, rows: list[LabelledPrompt], data_name: str) -> EvalReport:
             "recall": round(tp / (tp + fn), 4) if tp + fn else 0.0,
             "support": float(tp + fn),
         }
-    confidences = [t.confidence.get("intent", 1.0) for t in results]
+    def confidences(head: str) -> list[float]:
+        return [t.confidence.get(head, 1.0) for t in results]
+
     return EvalReport(
         data=data_name,
-        backend=results[0].backend if results else "",
+        backend=getattr(router.backend, "name", "") or (results[0].backend if results else ""),
         n=n,
+        fallbacks=sum(any(d.startswith(FALLBACK_MARK) for d in t.diagnostics) for t in results),
         schema_validity=round(sum(is_schema_valid(t) for t in results) / n, 4),
         intent_accuracy=round(sum(intent_ok) / n, 4),
-        complexity_accuracy=round(sum(t.complexity.value == r.complexity for t, r in zip(results, rows)) / n, 4),
-        route_accuracy=round(sum(t.route.value == r.route for t, r in zip(results, rows)) / n, 4),
+        complexity_accuracy=round(sum(complexity_ok) / n, 4),
+        route_accuracy=round(sum(route_ok) / n, 4),
         intent_macro_f1=round(sum(f1s) / len(f1s), 4) if f1s else 0.0,
         per_intent_accuracy=per_intent,
         missing_precision=round(tp_all / (tp_all + fp_all), 4) if tp_all + fp_all else 0.0,
         missing_recall=round(tp_all / (tp_all + fn_all), 4) if tp_all + fn_all else 0.0,
         missing_per_kind=per_kind,
-        intent_ece=round(_ece(confidences, intent_ok), 4),
+        intent_ece=round(_ece(confidences("intent"), intent_ok), 4),
+        complexity_ece=round(_ece(confidences("complexity"), complexity_ok), 4),
+        route_ece=round(_ece(confidences("route"), route_ok), 4),
         confusion=confusion,
+        complexity_confusion=_confusion(COMPLEXITIES, [r.complexity for r in rows], [t.complexity.value for t in results]),
+        route_confusion=_confusion(ROUTES, [r.route for r in rows], [t.route.value for t in results]),
         seconds=round(time.perf_counter() - started, 2),
     )
 

@@ -79,7 +79,13 @@ def test_eval_command_prints_every_metric(tmp_path):
     report = json.loads(out.stdout)
     assert report["n"] == 40 and report["backend"] == "builtin" and report["schema_validity"] == 1.0
     for key in ("intent_accuracy", "complexity_accuracy", "route_accuracy", "intent_macro_f1", "missing_precision",
-                "missing_recall", "intent_ece", "per_intent_accuracy", "confusion"):
+                "missing_recall", "intent_ece", "complexity_ece", "route_ece", "per_intent_accuracy"):
         assert key in report
-    assert sum(sum(row.values()) for row in report["confusion"].values()) == 40
+    assert report["fallbacks"] == 0
+    for matrix, field in (("confusion", "intent"), ("complexity_confusion", "complexity"), ("route_confusion", "route")):
+        assert sum(sum(row.values()) for row in report[matrix].values()) == 40
+        labelled = {gold: sum(row.values()) for gold, row in report[matrix].items()}
+        assert labelled == {k: sum(r[field] == k for r in rows) for k in labelled}
+        correct = sum(report[matrix][k][k] for k in report[matrix])
+        assert correct == round(report[f"{field}_accuracy"] * 40)
     assert report["intent_accuracy"] > 0.5

@@ -237,3 +237,12 @@ def test_small_talk_gets_no_note_unless_context_is_missing() -> None:
     missing = [MissingItem(kind=MissingKind.acceptance, text="acceptance criteria (what done means, which tests)")]
     note = format_context(prompt, decision_with(triage_with_rewrite(prompt, Intent.other, missing)))
     assert note is not None and "acceptance criteria (what done means, which tests)." in note
+
+
+def test_a_bad_global_option_before_hook_also_exits_0() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "devroute.cli.main", "--backend", "bogus", "hook", "claude-code"],
+        input=json.dumps(event(VAGUE)).encode(), capture_output=True, timeout=60,
+    )
+    assert result.returncode == 0 and result.stdout == b""
+    assert result.stderr.startswith(b"devroute hook: argument --backend: invalid choice: 'bogus'")

@@ -325,3 +325,14 @@ def test_cli_eval_over_http_is_fully_schema_valid(llama_server, devroute_cmd, wr
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
     assert report["backend"] == "http" and report["n"] == 3 and report["schema_validity"] == 1.0
+
+
+def test_cli_eval_names_the_configured_backend_and_counts_its_fallbacks(devroute_cmd, tmp_path):
+    data = write_eval_data(tmp_path / "labelled.jsonl")
+    down = f"http://127.0.0.1:{free_port()}"
+    out = subprocess.run([*devroute_cmd, "eval", "--backend", "http", "--url", down, "--data", str(data), "--json"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    assert report["backend"] == "http" and report["fallbacks"] == report["n"] == 3
+    assert report["schema_validity"] == 0.0
