@@ -19,7 +19,9 @@ result of passes 1-2, an adjudicator with the rubric, the prompt and both label 
 order, unmarked) decided (data/rubric/chunkN.adjudicated.jsonl).
 
 Splits (stratified by intent, fixed seed): raw parts -> train 73% / dev 12% / heldout 15%;
-raw/style2.jsonl -> heldout_style2.jsonl (a different writing style, never trained on).
+raw/style2.jsonl -> heldout_style2.jsonl (a different writing style, never trained on);
+raw/style3*.jsonl (written later, labelled with the rubric, same blind pass and adjudication)
+-> train 85% / dev 15% only.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ RAW, BLIND, RUBRIC = DATA / "raw", DATA / "blind", DATA / "rubric"
 SEED = 7
 RUBRIC_CHUNKS = 8
 RUBRIC_FIELDS = ("complexity", "route")
+TRAIN_ONLY_PREFIX = "style3"  # parts written after the rubric, in further styles: train/dev only, so the held-out splits stay as they were
 FIELDS = ("intent", "complexity", "route")
 
 
@@ -167,17 +170,50 @@ def stratified_split(rows: list[dict], fractions: tuple[float, float]) -> tuple[
     return train, dev, held
 
 
+def apply_rubric(row: dict, third: dict | None, adjudicated: dict | None, agreement: Counter) -> dict:
+    """Complexity and route after the rubric pass: kept where it agrees, else the rubric adjudication."""
+    if third is None:
+        agreement["unchecked"] += 1
+        return row
+    agreement["checked"] += 1
+    agree = {f: row[f] == third[f] for f in RUBRIC_FIELDS}
+    for f in RUBRIC_FIELDS:
+        agreement[f"{f}_agree"] += agree[f]
+    if all(agree.values()):
+        return row
+    if adjudicated is None:
+        agreement["unresolved"] += 1
+        return row
+    agreement["adjudicated"] += 1
+    agreement["changed"] += any(row[f] != adjudicated[f] for f in RUBRIC_FIELDS)
+    return row | {f: adjudicated[f] for f in RUBRIC_FIELDS}
+
+
 def build() -> None:
     adjudicated = {r["id"]: r for path in sorted(BLIND.glob("*.adjudicated.jsonl")) for r in read(path)}
-    main_rows, style_rows = [], []
+    third = {r["id"]: r for path in sorted(RUBRIC.glob("chunk*.labels.jsonl")) for r in read(path)}
+    third_adjudicated = {r["id"]: r for path in sorted(RUBRIC.glob("chunk*.adjudicated.jsonl")) for r in read(path)}
+    main_rows, style_rows, extra_rows = [], [], []
     agreement: Counter = Counter()
     style_agreement: Counter = Counter()
+    extra_agreement: Counter = Counter()
+    rubric_agreement: Counter = Counter()
     for raw in sorted(RAW.glob("*.jsonl")):
         second = {r["id"]: r for r in read(BLIND / f"{raw.stem}.labels.jsonl")}
-        target, counter = (style_rows, style_agreement) if raw.stem == "style2" else (main_rows, agreement)
+        if raw.stem == "style2":
+            target, counter = style_rows, style_agreement
+        elif raw.stem.startswith(TRAIN_ONLY_PREFIX):
+            target, counter = extra_rows, extra_agreement
+        else:
+            target, counter = main_rows, agreement
         for first in read(raw):
-            target.append(resolve(first, second.get(first["id"]), adjudicated.get(first["id"]), counter))
+            row = resolve(first, second.get(first["id"]), adjudicated.get(first["id"]), counter)
+            if not raw.stem.startswith(TRAIN_ONLY_PREFIX):
+                row = apply_rubric(row, third.get(row["id"]), third_adjudicated.get(row["id"]), rubric_agreement)
+            target.append(row)
     train, dev, held = stratified_split(main_rows, (0.12, 0.15))
+    extra_train, extra_dev, _ = stratified_split(extra_rows, (0.15, 0.0))
+    train, dev = train + extra_train, dev + extra_dev
     keep = ("id", "prompt", "intent", "complexity", "route", "missing", "missing_kinds", "style")
     for name, rows in (("train", train), ("dev", dev), ("heldout", held), ("heldout_style2", style_rows)):
         write(DATA / f"{name}.jsonl", [{k: r[k] for k in keep if k in r} for r in rows])
@@ -185,9 +221,13 @@ def build() -> None:
     def rate(counter: Counter, key: str) -> float:
         return round(counter[key] / counter["checked"], 4) if counter["checked"] else 0.0
 
+    def summary(counter: Counter, fields: tuple[str, ...]) -> dict:
+        extra = ("adjudicated", "unresolved", "changed") if "changed" in counter else ("adjudicated", "unresolved")
+        return {"checked": counter["checked"], **{f: rate(counter, f"{f}_agree") for f in fields}, **{k: counter[k] for k in extra}}
+
     stats = {
         "total": len(main_rows),
-        "splits": {"train": len(train), "dev": len(dev), "heldout": len(held), "heldout_style2": len(style_rows)},
+        "splits": {"train": len(train), "dev": len(dev), "heldout": len(held), "heldout_style2": len(style_rows), "train_only_parts": len(extra_rows)},
         "intent": dict(Counter(r["intent"] for r in main_rows).most_common()),
         "complexity": dict(Counter(r["complexity"] for r in main_rows).most_common()),
         "route": dict(Counter(r["route"] for r in main_rows).most_common()),
@@ -195,19 +235,12 @@ def build() -> None:
         "with_missing": sum(1 for r in main_rows if r.get("missing_kinds")),
         "style": dict(Counter(r.get("style", "other") for r in main_rows).most_common()),
         "style2_intent": dict(Counter(r["intent"] for r in style_rows).most_common()),
-        "agreement": {
-            "checked": agreement["checked"],
-            "unchecked": agreement["unchecked"],
-            **{f: rate(agreement, f"{f}_agree") for f in (*FIELDS, "missing", "all")},
-            "adjudicated": agreement["adjudicated"],
-            "unresolved": agreement["unresolved"],
-        },
-        "agreement_style2": {
-            "checked": style_agreement["checked"],
-            **{f: rate(style_agreement, f"{f}_agree") for f in (*FIELDS, "missing", "all")},
-            "adjudicated": style_agreement["adjudicated"],
-            "unresolved": style_agreement["unresolved"],
-        },
+        "style2_complexity": dict(Counter(r["complexity"] for r in style_rows).most_common()),
+        "train_only_intent": dict(Counter(r["intent"] for r in extra_rows).most_common()),
+        "agreement": summary(agreement, (*FIELDS, "missing", "all")) | {"unchecked": agreement["unchecked"]},
+        "agreement_style2": summary(style_agreement, (*FIELDS, "missing", "all")),
+        "agreement_train_only": summary(extra_agreement, (*FIELDS, "missing", "all")),
+        "agreement_rubric_pass": summary(rubric_agreement, RUBRIC_FIELDS) | {"unchecked": rubric_agreement["unchecked"]},
     }
     (DATA / "stats.json").write_text(json.dumps(stats, indent=2) + "\n")
     print(json.dumps(stats, indent=2))
