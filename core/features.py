@@ -156,6 +156,42 @@ RISK_CUES: dict[str, re.Pattern[str]] = {
     ),
 }
 
+# Signals named by data/COMPLEXITY_RUBRIC.md's rules, which the sentence embedding sees only weakly.
+COMPLEXITY_CUES: dict[str, re.Pattern[str]] = {
+    "live_incident": re.compile(
+        r"\b(?:right now|currently down|is down|are down|went down|outage|since (?:this morning|last night|the deploy|\d)|"
+        r"customers (?:can'?t|cannot|are)|users (?:can'?t|cannot|are (?:seeing|getting|reporting))|paged|alert(?:ing)? (?:fired|firing)|"
+        r"firing|urgent|asap|sev ?[0-2]\b|p[01]\b|hotfix|rollback)\b",
+        re.I,
+    ),
+    "unclear_cause": re.compile(
+        r"\b(?:intermittent\w*|sometimes|randomly|occasionally|sporadic\w*|flaky|flakes?|only (?:in|on) (?:prod\w*|release|ci|staging)|"
+        r"under (?:heavy )?load|memory leak|leaks? memory|heisenbug|can'?t reproduce|cannot reproduce|no errors?|nothing in the logs|"
+        r"once (?:a|every) (?:day|week|few)|after (?:a few|some) (?:hours|days))\b",
+        re.I,
+    ),
+    "technology_choice": re.compile(
+        r"\b(?:should (?:we|i) (?:use|go with|pick|choose|switch)|which (?:one|library|framework|database|db|queue|tool|approach|option)|"
+        r"(?:pros and cons|trade-?offs?)|alternatives? to|worth (?:it|switching|migrating)|or should (?:we|i))\b",
+        re.I,
+    ),
+    "algorithm": re.compile(
+        r"\b(?:algorithm\w*|scheduler|solver|crdt|consensus|raft|paxos|diff(?:ing)? algorithm|query planner|rate limiter|"
+        r"dynamic programming|graph|shortest path|np-hard|heuristic|interval tree|trie|b-?tree|bloom filter|lock-?free)\b",
+        re.I,
+    ),
+    "scale": re.compile(
+        r"\b(?:\d+(?:\.\d+)?\s?(?:[kmb]|million|billion|thousand)\b\s*(?:users|rows|requests|events|messages|records|rps|qps|tps|/s|per)?|"
+        r"\d+\s?(?:rps|qps|tps)|at scale|high[- ]traffic|terabytes?|petabytes?|\d+\s?[tg]b\b|multi-?region|millions of|billions of)",
+        re.I,
+    ),
+    "small_task": re.compile(
+        r"\b(?:rename|regex|one[- ]liner|typo|quick(?:ly)?|simple|small|tiny|just|single|a docstring|commit message|what is|what does|"
+        r"what's|define|definition|meaning of|short explanation|eli5)\b",
+        re.I,
+    ),
+}
+
 
 @dataclass(slots=True)
 class PromptFeatures:
@@ -187,6 +223,7 @@ class PromptFeatures:
     environment: list[str]
     intent_cues: dict[str, int] = field(default_factory=dict)
     risk_cues: dict[str, list[str]] = field(default_factory=dict)
+    complexity_cues: dict[str, int] = field(default_factory=dict)
 
     @property
     def has_code(self) -> bool:
@@ -199,6 +236,7 @@ class PromptFeatures:
     def vector(self) -> np.ndarray:
         cues = [math.log1p(self.intent_cues.get(name, 0)) for name in INTENT_CUES]
         risks = [math.log1p(len(self.risk_cues.get(name, []))) for name in RISK_CUES]
+        complexity = [math.log1p(self.complexity_cues.get(name, 0)) for name in COMPLEXITY_CUES]
         values = [
             math.log1p(self.n_chars) / 10,
             math.log1p(self.n_words) / 8,
@@ -225,11 +263,12 @@ class PromptFeatures:
             float(self.has_code),
             *cues,
             *risks,
+            *complexity,
         ]
         return np.asarray(values, dtype=np.float32)
 
 
-FEATURE_DIM = 23 + len(INTENT_CUES) + len(RISK_CUES)
+FEATURE_DIM = 23 + len(INTENT_CUES) + len(RISK_CUES) + len(COMPLEXITY_CUES)
 
 _CODE_HINT = re.compile(r"[{};]\s*$|^\s*(?:def|class|function|func|fn|public|private|import|from|const|let|var|SELECT|#include)\b", re.M)
 
@@ -311,4 +350,5 @@ def extract_features(prompt: str) -> PromptFeatures:
         environment=sorted({m.lower() for m in ENVIRONMENT_WORDS.findall(prose)}),
         intent_cues={name: len(rx.findall(prose)) for name, rx in INTENT_CUES.items()},
         risk_cues={name: [m if isinstance(m, str) else m[0] for m in rx.findall(prompt)] for name, rx in RISK_CUES.items()},
+        complexity_cues={name: len(rx.findall(prose)) for name, rx in COMPLEXITY_CUES.items()},
     )

@@ -4,8 +4,11 @@
 
 One shared hidden layer over [MiniLM embedding ; standardised handcrafted features], four
 outputs (intent, complexity, route softmax; missing kinds sigmoid), trained jointly with
-AdamW under a fixed seed. Then, on the dev split: a temperature per softmax head and per
-missing kind (temperature scaling, minimising negative log-likelihood), and a decision
+AdamW under a fixed seed; an ensemble of such MLPs folded into one. Beside it, a logistic
+regression per softmax head over word n-gram TF-IDF (core/triage/ngrams.py). Then, on the dev
+split: a temperature per softmax head and per missing kind (temperature scaling, minimising
+negative log-likelihood), the weight mixing each head's n-gram probabilities into the
+embedding head's (maximising accuracy) and a temperature for the mixture, and a decision
 threshold per missing kind (maximising F1). The held-out splits are never read here.
 """
 
@@ -25,9 +28,14 @@ sys.path.insert(0, str(ROOT))
 from devroute.core.features import FEATURE_DIM, extract_features  # noqa: E402
 from devroute.core.schema import COMPLEXITIES, INTENTS, MISSING_KINDS, ROUTES  # noqa: E402
 from devroute.core.triage.encoder import SentenceEncoder  # noqa: E402
+from devroute.core.triage.heads import softmax  # noqa: E402
+from devroute.core.triage.ngrams import TOKEN, NgramTfidf  # noqa: E402
 
 SEED = 20261121
 HIDDEN = 256
+NGRAM_VOCABULARY = 30000
+NGRAM_C = 5.0
+MIX_WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
 
 
 def load(path: Path) -> list[dict]:
@@ -70,6 +78,40 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray, binary: bool = False
     return best_t
 
 
+def fit_ngram_heads(train_rows: list[dict], dev_rows: list[dict]) -> tuple[NgramTfidf, dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """TF-IDF over word uni- and bigrams and one logistic regression per softmax head.
+
+    Returns the runtime transform (checked against scikit-learn's on the dev prompts), the
+    weights to ship and the dev-split logits."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    vectorizer = TfidfVectorizer(lowercase=True, token_pattern=TOKEN.pattern, ngram_range=(1, 2), min_df=2,
+                                 sublinear_tf=True, max_features=NGRAM_VOCABULARY, dtype=np.float32)
+    x_train = vectorizer.fit_transform([r["prompt"] for r in train_rows])
+    vocabulary = vectorizer.get_feature_names_out().tolist()
+    runtime = NgramTfidf(vocabulary, vectorizer.idf_)
+    dev_prompts = [r["prompt"] for r in dev_rows]
+    x_dev = runtime.transform(dev_prompts)
+    assert np.allclose(x_dev, vectorizer.transform(dev_prompts).toarray(), atol=1e-5), "runtime TF-IDF differs from scikit-learn's"
+    weights: dict[str, np.ndarray] = {"ngram_vocab": np.array(vocabulary), "ngram_idf": vectorizer.idf_.astype(np.float32)}
+    dev_logits = {}
+    y_train = targets(train_rows)
+    for name in ("intent", "complexity", "route"):
+        model = LogisticRegression(C=NGRAM_C, max_iter=5000).fit(x_train, y_train[name])
+        assert list(model.classes_) == list(range(model.coef_.shape[0]))
+        weights[f"ngram_{name}_W"] = model.coef_.T.astype(np.float32)
+        weights[f"ngram_{name}_b"] = model.intercept_.astype(np.float32)
+        dev_logits[name] = runtime.linear(dev_prompts, weights[f"ngram_{name}_W"], weights[f"ngram_{name}_b"])
+    return runtime, weights, dev_logits
+
+
+def best_mix(embedding_probs: np.ndarray, ngram_probs: np.ndarray, labels: np.ndarray) -> float:
+    """Mixing weight with the best dev accuracy; ties go to the smaller n-gram share."""
+    scores = [np.mean((((1 - w) * embedding_probs + w * ngram_probs)).argmax(axis=1) == labels) for w in MIX_WEIGHTS]
+    return MIX_WEIGHTS[int(np.argmax(scores))]
+
+
 def best_threshold(probs: np.ndarray, labels: np.ndarray) -> float:
     best, best_f1 = 0.5, -1.0
     for threshold in np.linspace(0.2, 0.8, 25):
@@ -90,6 +132,7 @@ def main() -> None:
     parser.add_argument("--models", type=Path, default=ROOT / "models")
     parser.add_argument("--epochs", type=int, default=120)
     parser.add_argument("--ensemble", type=int, default=5, help="members averaged into the shipped heads")
+    parser.add_argument("--no-ngrams", dest="ngrams", action="store_false", help="embedding heads only")
     args = parser.parse_args()
 
     import torch
@@ -192,8 +235,22 @@ def main() -> None:
     for name in heads_W:
         weights[f"{name}_W"] = heads_W[name].astype(np.float32)
         weights[f"{name}_b"] = heads_b[name].astype(np.float32)
+    ngram_weights, ngram_dev_logits = {}, {}
+    if args.ngrams:
+        _, ngram_weights, ngram_dev_logits = fit_ngram_heads(train_rows, dev_rows)
+    weights |= ngram_weights
+    mixes = {}
     for name in ("intent", "complexity", "route"):
         weights[f"{name}_T"] = np.float32(fit_temperature(dev_out[name], y_dev[name]))
+        if args.ngrams:
+            embedding_probs = softmax(dev_out[name] / weights[f"{name}_T"])
+            ngram_probs = softmax(ngram_dev_logits[name])
+            mixes[name] = best_mix(embedding_probs, ngram_probs, y_dev[name])
+            mixed = (1 - mixes[name]) * embedding_probs + mixes[name] * ngram_probs
+            log_mixed = np.log(np.maximum(mixed, 1e-12))
+            weights[f"{name}_mix"] = np.float32(mixes[name])
+            weights[f"{name}_mix_T"] = np.float32(fit_temperature(log_mixed, y_dev[name]))
+            best_accs[name] = float(np.mean(mixed.argmax(axis=1) == y_dev[name]))
     missing_t = np.array([fit_temperature(dev_out["missing"][:, k], y_dev["missing"][:, k], binary=True) for k in range(len(MISSING_KINDS))], dtype=np.float32)
     weights["missing_T"] = missing_t
     probs = 1 / (1 + np.exp(-dev_out["missing"] / missing_t))
@@ -205,6 +262,7 @@ def main() -> None:
         "train": len(train_rows), "dev": len(dev_rows), "best_epochs": best_epoch, "seed": SEED, "ensemble": args.ensemble,
         "dev_accuracy": {k: round(v, 4) for k, v in best_accs.items()},
         "temperatures": {k: round(float(weights[f"{k}_T"]), 3) for k in ("intent", "complexity", "route")},
+        "ngram_mix": mixes,
     }
     print(json.dumps(summary, indent=2))
 

@@ -56,7 +56,7 @@ class EmbeddedBackend:
             return []
         embeddings = self.encoder.embed(prompts)
         vectors = np.stack([f.vector() for f in features])
-        out = self.heads.predict(embeddings, vectors)
+        out = self.heads.predict(embeddings, vectors, prompts)
         return [
             self._triage(prompt, feats, out.intent[i], out.complexity[i], out.route[i], out.missing[i])
             for i, (prompt, feats) in enumerate(zip(prompts, features, strict=True))
