@@ -107,9 +107,9 @@ def resolved_rows() -> dict[str, dict]:
 
 def rubric_disagreements() -> None:
     """Rows where the rubric pass differs from passes 1-2 on complexity or route, both pairs unmarked."""
-    rng = random.Random(SEED)
     resolved = resolved_rows()
     for path in sorted(RUBRIC.glob("chunk*.labels.jsonl")):
+        rng = random.Random(f"{SEED}-{path.name}")  # per chunk, so one chunk's file does not depend on the others
         out = []
         for third in read(path):
             row = resolved[third["id"]]
@@ -200,6 +200,9 @@ def build() -> None:
     rubric_agreement: Counter = Counter()
     for raw in sorted(RAW.glob("*.jsonl")):
         second = {r["id"]: r for r in read(BLIND / f"{raw.stem}.labels.jsonl")}
+        if raw.stem.startswith(TRAIN_ONLY_PREFIX) and not second:
+            print(f"{raw.stem}: skipped until its blind pass is written", file=sys.stderr)
+            continue
         if raw.stem == "style2":
             target, counter = style_rows, style_agreement
         elif raw.stem.startswith(TRAIN_ONLY_PREFIX):
