@@ -23,6 +23,9 @@ def _session(path: Path, threads: int) -> ort.InferenceSession:
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
+    # Spinning worker threads keep both cores busy after each run and starve the numpy heads and
+    # feature regexes that follow: p50 8.0 -> 4.5 ms, p99 36 -> 19 ms per routed prompt here.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
 
