@@ -9,10 +9,11 @@ import sys
 import numpy as np
 import pytest
 
-from devroute.core.features import extract_features
+from devroute.core.features import FEATURE_DIM, extract_features
 from devroute.core.schema import DevRouterTriage
 from devroute.core.triage.embedded import EmbeddedBackend
 from devroute.core.triage.encoder import HEAD, WINDOW
+from devroute.core.triage.ngrams import NgramTfidf
 
 from pathlib import Path
 
@@ -89,3 +90,38 @@ def test_eval_command_prints_every_metric(tmp_path):
         correct = sum(report[matrix][k][k] for k in report[matrix])
         assert correct == round(report[f"{field}_accuracy"] * 40)
     assert report["intent_accuracy"] > 0.5
+
+
+def test_shipped_heads_match_the_feature_vector_and_carry_ngram_heads(backend):
+    heads = backend.heads
+    assert heads.feature_dim == FEATURE_DIM
+    assert heads.ngrams is not None and len(heads.ngrams.index) > 1000
+    for name in ("intent", "complexity", "route"):
+        assert 0.0 <= float(heads.w[f"{name}_mix"]) <= 1.0
+
+
+def test_ngram_tfidf_rows_are_unit_length_sublinear_and_ignore_unknown_words():
+    tfidf = NgramTfidf(["race", "race condition", "condition", "rename"], np.array([1.0, 2.0, 1.5, 3.0]))
+    cols, values = tfidf.row("Race condition! race zzzz")
+    weights = dict(zip(cols.tolist(), values.tolist()))
+    assert set(weights) == {0, 1, 2}  # "race", "race condition", "condition"; the unknown word adds nothing
+    assert np.isclose(np.linalg.norm(values), 1.0)
+    raw = {0: (1 + np.log(2)) * 1.0, 1: 2.0, 2: 1.5}  # "race" twice: sublinear tf 1 + ln 2
+    norm = np.sqrt(sum(v * v for v in raw.values()))
+    assert all(np.isclose(weights[k], raw[k] / norm) for k in raw)
+    assert tfidf.row("nothing known here")[0].size == 0
+    dense = tfidf.transform(["rename it", "zzz"])
+    assert np.allclose(dense, [[0, 0, 0, 1], [0, 0, 0, 0]])
+    weights_matrix = np.arange(8, dtype=np.float32).reshape(4, 2)
+    assert np.allclose(tfidf.linear(["rename it", "zzz"], weights_matrix, np.array([1.0, -1.0])), dense @ weights_matrix + [1.0, -1.0])
+
+
+def test_heads_without_prompts_fall_back_to_the_embedding_heads(backend):
+    prompt = "rename the variable foo to bar in utils.py"
+    embedding = backend.encoder.embed([prompt])
+    vector = np.stack([extract_features(prompt).vector()])
+    with_text = backend.heads.predict(embedding, vector, [prompt])
+    without = backend.heads.predict(embedding, vector)
+    for out in (with_text, without):
+        assert np.isclose(out.intent.sum(), 1.0) and np.isclose(out.complexity.sum(), 1.0)
+    assert not np.allclose(with_text.intent, without.intent)
