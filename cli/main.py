@@ -338,9 +338,21 @@ COMMANDS = {
 }
 
 
+def _command_word(parser: argparse.ArgumentParser, argv: list[str]) -> str | None:
+    """The subcommand: the first word that is neither a global option nor an option's value."""
+    words = iter(argv)
+    for word in words:
+        if not word.startswith("-"):
+            return word
+        action = parser._option_string_actions.get(word)  # "--backend X"; "--backend=X" is one word
+        if action is not None and action.nargs != 0:
+            next(words, None)
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    if "hook" in (sys.argv[1:] if argv is None else argv):
+    if _command_word(parser, sys.argv[1:] if argv is None else argv) == "hook":
         # A bad global option (--backend bogus) before `hook` must not block the agent's prompt either.
         _never_exit_2(parser)
     args = parser.parse_args(argv)

@@ -246,3 +246,10 @@ def test_a_bad_global_option_before_hook_also_exits_0() -> None:
     )
     assert result.returncode == 0 and result.stdout == b""
     assert result.stderr.startswith(b"devroute hook: argument --backend: invalid choice: 'bogus'")
+
+
+def test_the_word_hook_inside_another_command_keeps_that_commands_strict_arguments() -> None:
+    result = subprocess.run([sys.executable, "-m", "devroute.cli.main", "route", "hook", "--no-log", "--bogus-flag"],
+                            capture_output=True, timeout=60)
+    assert result.returncode == 2 and result.stdout == b""
+    assert b"unrecognized arguments: --bogus-flag" in result.stderr
