@@ -17,9 +17,8 @@ from pydantic import BaseModel, ValidationError
 
 from .errors import DevrouteError
 from .schema import COMPLEXITIES, INTENTS, MISSING_KINDS, ROUTES, DevRouterTriage, Triage
+from .triage.devrouter_format import FALLBACK_DIAGNOSTIC
 from .triage.missing import classify_missing_text
-
-FALLBACK_MARK = "backend.fallback"
 
 
 class LabelledPrompt(BaseModel):
@@ -36,7 +35,7 @@ class EvalReport(BaseModel):
     data: str
     backend: str
     n: int
-    fallbacks: int = 0
+    fallbacks: int
     schema_validity: float
     intent_accuracy: float
     complexity_accuracy: float
@@ -47,11 +46,11 @@ class EvalReport(BaseModel):
     missing_recall: float
     missing_per_kind: dict[str, dict[str, float]]
     intent_ece: float
-    complexity_ece: float = 0.0
-    route_ece: float = 0.0
+    complexity_ece: float
+    route_ece: float
     confusion: dict[str, dict[str, int]]
-    complexity_confusion: dict[str, dict[str, int]] = {}
-    route_confusion: dict[str, dict[str, int]] = {}
+    complexity_confusion: dict[str, dict[str, int]]
+    route_confusion: dict[str, dict[str, int]]
     seconds: float
 
     def text(self) -> str:
@@ -130,9 +129,14 @@ def _confusion(labels: tuple[str, ...], gold: list[str], predicted: list[str]) -
     return matrix
 
 
+def fell_back(triage: Triage) -> bool:
+    """The configured backend failed on this prompt and another one answered."""
+    return any(d.startswith(FALLBACK_DIAGNOSTIC) for d in triage.diagnostics)
+
+
 def is_schema_valid(triage: Triage) -> bool:
     """A result counts as valid when the backend itself produced parseable DevRouter output."""
-    if any(d.startswith(FALLBACK_MARK) for d in triage.diagnostics):
+    if fell_back(triage):
         return False
     try:
         DevRouterTriage.model_validate(triage.devrouter().model_dump())
@@ -178,9 +182,9 @@ def evaluate(router, rows: list[LabelledPrompt], data_name: str) -> EvalReport:
 
     return EvalReport(
         data=data_name,
-        backend=getattr(router.backend, "name", "") or (results[0].backend if results else ""),
+        backend=router.backend.name,
         n=n,
-        fallbacks=sum(any(d.startswith(FALLBACK_MARK) for d in t.diagnostics) for t in results),
+        fallbacks=sum(fell_back(t) for t in results),
         schema_validity=round(sum(is_schema_valid(t) for t in results) / n, 4),
         intent_accuracy=round(sum(intent_ok) / n, 4),
         complexity_accuracy=round(sum(complexity_ok) / n, 4),

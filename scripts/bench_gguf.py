@@ -29,7 +29,7 @@ from pydantic import BaseModel
 from devroute.core.benchmark import FALLBACK_PROMPTS
 from devroute.core.config import Settings, load_settings
 from devroute.core.decision_log import percentile
-from devroute.core.evaluate import FALLBACK_MARK, load_labelled
+from devroute.core.evaluate import fell_back, load_labelled
 from devroute.core.router import Router
 from devroute.core.triage.devrouter_format import RETRIED_DIAGNOSTIC
 
@@ -91,7 +91,7 @@ def measure(settings: Settings, prompts: list[str], rounds: int) -> Figures:
             decision = router.route(prompt, log=False)
             timings.append((time.perf_counter() - started) * 1000)
             retried += any(d.startswith(RETRIED_DIAGNOSTIC) for d in decision.triage.diagnostics)
-            fallbacks += any(d.startswith(FALLBACK_MARK) for d in decision.triage.diagnostics)
+            fallbacks += fell_back(decision.triage)
     router.close()
     return Figures(backend=router.backend.name, calls=len(timings), p50_ms=round(percentile(timings, 50), 3),
                    p99_ms=round(percentile(timings, 99), 3), mean_ms=round(statistics.fmean(timings), 3),
