@@ -200,18 +200,19 @@ def build() -> None:
     rubric_agreement: Counter = Counter()
     for raw in sorted(RAW.glob("*.jsonl")):
         second = {r["id"]: r for r in read(BLIND / f"{raw.stem}.labels.jsonl")}
-        if raw.stem.startswith(TRAIN_ONLY_PREFIX) and not second:
+        train_only = raw.stem.startswith(TRAIN_ONLY_PREFIX)
+        if train_only and not second:
             print(f"{raw.stem}: skipped until its blind pass is written", file=sys.stderr)
             continue
         if raw.stem == "style2":
             target, counter = style_rows, style_agreement
-        elif raw.stem.startswith(TRAIN_ONLY_PREFIX):
+        elif train_only:
             target, counter = extra_rows, extra_agreement
         else:
             target, counter = main_rows, agreement
         for first in read(raw):
             row = resolve(first, second.get(first["id"]), adjudicated.get(first["id"]), counter)
-            if not raw.stem.startswith(TRAIN_ONLY_PREFIX):
+            if not train_only:
                 row = apply_rubric(row, third.get(row["id"]), third_adjudicated.get(row["id"]), rubric_agreement)
             target.append(row)
     train, dev, held = stratified_split(main_rows, (0.12, 0.15))

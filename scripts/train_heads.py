@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 from devroute.core.features import FEATURE_DIM, extract_features  # noqa: E402
 from devroute.core.schema import COMPLEXITIES, INTENTS, MISSING_KINDS, ROUTES  # noqa: E402
 from devroute.core.triage.encoder import SentenceEncoder  # noqa: E402
-from devroute.core.triage.heads import softmax  # noqa: E402
+from devroute.core.triage.heads import log_probabilities, mix_probabilities, softmax  # noqa: E402
 from devroute.core.triage.ngrams import TOKEN, NgramTfidf  # noqa: E402
 
 SEED = 20261121
@@ -78,11 +78,11 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray, binary: bool = False
     return best_t
 
 
-def fit_ngram_heads(train_rows: list[dict], dev_rows: list[dict]) -> tuple[NgramTfidf, dict[str, np.ndarray], dict[str, np.ndarray]]:
+def fit_ngram_heads(train_rows: list[dict], dev_rows: list[dict]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """TF-IDF over word uni- and bigrams and one logistic regression per softmax head.
 
-    Returns the runtime transform (checked against scikit-learn's on the dev prompts), the
-    weights to ship and the dev-split logits."""
+    Returns the weights to ship and the dev-split logits, computed by the runtime transform
+    after checking it against scikit-learn's on the dev prompts."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
@@ -103,12 +103,12 @@ def fit_ngram_heads(train_rows: list[dict], dev_rows: list[dict]) -> tuple[Ngram
         weights[f"ngram_{name}_W"] = model.coef_.T.astype(np.float32)
         weights[f"ngram_{name}_b"] = model.intercept_.astype(np.float32)
         dev_logits[name] = runtime.linear(dev_prompts, weights[f"ngram_{name}_W"], weights[f"ngram_{name}_b"])
-    return runtime, weights, dev_logits
+    return weights, dev_logits
 
 
 def best_mix(embedding_probs: np.ndarray, ngram_probs: np.ndarray, labels: np.ndarray) -> float:
     """Mixing weight with the best dev accuracy; ties go to the smaller n-gram share."""
-    scores = [np.mean((((1 - w) * embedding_probs + w * ngram_probs)).argmax(axis=1) == labels) for w in MIX_WEIGHTS]
+    scores = [np.mean(mix_probabilities(embedding_probs, ngram_probs, w).argmax(axis=1) == labels) for w in MIX_WEIGHTS]
     return MIX_WEIGHTS[int(np.argmax(scores))]
 
 
@@ -237,7 +237,7 @@ def main() -> None:
         weights[f"{name}_b"] = heads_b[name].astype(np.float32)
     ngram_weights, ngram_dev_logits = {}, {}
     if args.ngrams:
-        _, ngram_weights, ngram_dev_logits = fit_ngram_heads(train_rows, dev_rows)
+        ngram_weights, ngram_dev_logits = fit_ngram_heads(train_rows, dev_rows)
     weights |= ngram_weights
     mixes = {}
     for name in ("intent", "complexity", "route"):
@@ -246,10 +246,9 @@ def main() -> None:
             embedding_probs = softmax(dev_out[name] / weights[f"{name}_T"])
             ngram_probs = softmax(ngram_dev_logits[name])
             mixes[name] = best_mix(embedding_probs, ngram_probs, y_dev[name])
-            mixed = (1 - mixes[name]) * embedding_probs + mixes[name] * ngram_probs
-            log_mixed = np.log(np.maximum(mixed, 1e-12))
+            mixed = mix_probabilities(embedding_probs, ngram_probs, mixes[name])
             weights[f"{name}_mix"] = np.float32(mixes[name])
-            weights[f"{name}_mix_T"] = np.float32(fit_temperature(log_mixed, y_dev[name]))
+            weights[f"{name}_mix_T"] = np.float32(fit_temperature(log_probabilities(mixed), y_dev[name]))
             best_accs[name] = float(np.mean(mixed.argmax(axis=1) == y_dev[name]))
     missing_t = np.array([fit_temperature(dev_out["missing"][:, k], y_dev["missing"][:, k], binary=True) for k in range(len(MISSING_KINDS))], dtype=np.float32)
     weights["missing_T"] = missing_t

@@ -41,6 +41,15 @@ class HeadOutputs:
     missing: np.ndarray
 
 
+def mix_probabilities(embedding_probs: np.ndarray, ngram_probs: np.ndarray, weight: float) -> np.ndarray:
+    """Linear pool of the embedding head's and the n-gram head's probabilities."""
+    return (1.0 - weight) * embedding_probs + weight * ngram_probs
+
+
+def log_probabilities(probs: np.ndarray) -> np.ndarray:
+    return np.log(np.maximum(probs, 1e-12))
+
+
 class Heads:
     def __init__(self, weights: dict[str, np.ndarray]) -> None:
         vocabulary = weights.get("ngram_vocab")
@@ -81,10 +90,8 @@ class Heads:
         """The embedding head's probabilities mixed with the n-gram head's, then temperature-scaled."""
         if ngram_logits is None:
             return embedding_probs
-        ngram_probs = softmax(ngram_logits[name])
-        weight = self.w[f"{name}_mix"]
-        mixed = (1.0 - weight) * embedding_probs + weight * ngram_probs
-        return softmax(np.log(np.maximum(mixed, 1e-12)) / self.w[f"{name}_mix_T"])
+        mixed = mix_probabilities(embedding_probs, softmax(ngram_logits[name]), self.w[f"{name}_mix"])
+        return softmax(log_probabilities(mixed) / self.w[f"{name}_mix_T"])
 
     def predict(self, embeddings: np.ndarray, features: np.ndarray, texts: list[str] | None = None) -> HeadOutputs:
         """`texts` (the prompts) enable the n-gram heads; without them only the embedding heads run."""
