@@ -20,8 +20,8 @@ order, unmarked) decided (data/rubric/chunkN.adjudicated.jsonl).
 
 Splits (stratified by intent, fixed seed): raw parts -> train 73% / dev 12% / heldout 15%;
 raw/style2.jsonl -> heldout_style2.jsonl (a different writing style, never trained on);
-raw/style3*.jsonl (written later, labelled with the rubric, same blind pass and adjudication)
--> train 85% / dev 15% only.
+raw/style3*.jsonl and raw/part7-12.jsonl (written later, labelled with the rubric, same blind
+pass and adjudication) -> train 85% / dev 15% only.
 """
 
 from __future__ import annotations
@@ -38,7 +38,9 @@ RAW, BLIND, RUBRIC = DATA / "raw", DATA / "blind", DATA / "rubric"
 SEED = 7
 RUBRIC_CHUNKS = 8
 RUBRIC_FIELDS = ("complexity", "route")
-TRAIN_ONLY_PREFIX = "style3"  # parts written after the rubric, in further styles: train/dev only, so the held-out splits stay as they were
+# Parts written after the rubric and the held-out splits were fixed (style3*: further styles;
+# part7-12: the main set's styles, boundary cases): train/dev only, so the held-out splits stay as they were.
+TRAIN_ONLY_PARTS = frozenset({"style3a", "style3b", "style3c", *(f"part{n}" for n in range(7, 13))})
 FIELDS = ("intent", "complexity", "route")
 
 
@@ -63,11 +65,12 @@ def blind() -> None:
 
 def disagreements() -> None:
     """Rows where the passes differ, with both label sets in random order (neither is marked as the author's)."""
-    rng = random.Random(SEED)
     for raw in sorted(RAW.glob("*.jsonl")):
         second = {r["id"]: r for r in read(BLIND / f"{raw.stem}.labels.jsonl")}
-        if not second:
+        # An adjudicated part keeps the file its adjudicator saw; each part has its own shuffle.
+        if not second or (BLIND / f"{raw.stem}.adjudicated.jsonl").exists():
             continue
+        rng = random.Random(f"{SEED}-{raw.stem}")
         out = []
         for first in read(raw):
             other = second.get(first["id"])
@@ -200,7 +203,7 @@ def build() -> None:
     rubric_agreement: Counter = Counter()
     for raw in sorted(RAW.glob("*.jsonl")):
         second = {r["id"]: r for r in read(BLIND / f"{raw.stem}.labels.jsonl")}
-        train_only = raw.stem.startswith(TRAIN_ONLY_PREFIX)
+        train_only = raw.stem in TRAIN_ONLY_PARTS
         if train_only and not second:
             print(f"{raw.stem}: skipped until its blind pass is written", file=sys.stderr)
             continue
