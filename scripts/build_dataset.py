@@ -192,6 +192,23 @@ def apply_rubric(row: dict, third: dict | None, adjudicated: dict | None, agreem
     return row | {f: adjudicated[f] for f in RUBRIC_FIELDS}
 
 
+def normalised(prompt: str) -> str:
+    return " ".join(prompt.lower().split())
+
+
+def without_repeats(rows: list[dict], earlier: list[dict]) -> tuple[list[dict], int]:
+    """Drop a later part's row whose prompt repeats an earlier one (case and spacing aside): a
+    writer who happens to type a held-out prompt again must not put it in training."""
+    seen = {normalised(r["prompt"]) for r in earlier}
+    kept = []
+    for row in rows:
+        key = normalised(row["prompt"])
+        if key not in seen:
+            seen.add(key)
+            kept.append(row)
+    return kept, len(rows) - len(kept)
+
+
 def build() -> None:
     adjudicated = {r["id"]: r for path in sorted(BLIND.glob("*.adjudicated.jsonl")) for r in read(path)}
     third = {r["id"]: r for path in sorted(RUBRIC.glob("chunk*.labels.jsonl")) for r in read(path)}
@@ -219,6 +236,7 @@ def build() -> None:
                 row = apply_rubric(row, third.get(row["id"]), third_adjudicated.get(row["id"]), rubric_agreement)
             target.append(row)
     train, dev, held = stratified_split(main_rows, (0.12, 0.15))
+    extra_rows, repeats = without_repeats(extra_rows, main_rows + style_rows)
     extra_train, extra_dev, _ = stratified_split(extra_rows, (0.15, 0.0))
     train, dev = train + extra_train, dev + extra_dev
     keep = ("id", "prompt", "intent", "complexity", "route", "missing", "missing_kinds", "style")
@@ -234,7 +252,7 @@ def build() -> None:
 
     stats = {
         "total": len(main_rows),
-        "splits": {"train": len(train), "dev": len(dev), "heldout": len(held), "heldout_style2": len(style_rows), "train_only_parts": len(extra_rows)},
+        "splits": {"train": len(train), "dev": len(dev), "heldout": len(held), "heldout_style2": len(style_rows), "train_only_parts": len(extra_rows), "train_only_repeats_dropped": repeats},
         "intent": dict(Counter(r["intent"] for r in main_rows).most_common()),
         "complexity": dict(Counter(r["complexity"] for r in main_rows).most_common()),
         "route": dict(Counter(r["route"] for r in main_rows).most_common()),
