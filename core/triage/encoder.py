@@ -30,6 +30,15 @@ def _session(path: Path, threads: int) -> ort.InferenceSession:
     return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
 
 
+def window_ids(tokenizer: Tokenizer, text: str) -> list[int]:
+    """[CLS] + the prompt's tokens, cut to the window by the head-and-tail rule + [SEP]."""
+    ids = tokenizer.encode(text, add_special_tokens=False).ids
+    body = WINDOW - 2
+    if len(ids) > body:
+        ids = ids[:HEAD] + ids[len(ids) - (body - HEAD):]
+    return [tokenizer.token_to_id("[CLS]"), *ids, tokenizer.token_to_id("[SEP]")]
+
+
 class SentenceEncoder:
     def __init__(self, onnx_path: Path, tokenizer_path: Path, threads: int | None = None) -> None:
         threads = threads or min(2, os.cpu_count() or 1)
@@ -37,15 +46,9 @@ class SentenceEncoder:
         self.tokenizer = Tokenizer.from_file(str(tokenizer_path))
         self.tokenizer.no_truncation()
         self.tokenizer.no_padding()
-        self._cls = self.tokenizer.token_to_id("[CLS]")
-        self._sep = self.tokenizer.token_to_id("[SEP]")
 
     def token_ids(self, text: str) -> list[int]:
-        ids = self.tokenizer.encode(text, add_special_tokens=False).ids
-        body = WINDOW - 2
-        if len(ids) > body:
-            ids = ids[:HEAD] + ids[len(ids) - (body - HEAD):]
-        return [self._cls, *ids, self._sep]
+        return window_ids(self.tokenizer, text)
 
     def embed(self, texts: list[str]) -> np.ndarray:
         """L2-normalised mean-pooled embeddings, one row per text.
