@@ -62,7 +62,7 @@ def targets(rows: list[dict]) -> dict[str, np.ndarray]:
     }
 
 
-def output_layers():
+def output_layers() -> torch.nn.ModuleDict:  # noqa: F821 (torch is imported inside: only training needs it)
     """The four outputs over the shared hidden layer, in the order of the shipped heads."""
     import torch
 
