@@ -33,10 +33,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from devroute.core.features import extract_features  # noqa: E402
 from devroute.core.triage.encoder import window_ids  # noqa: E402
 from export_encoder import model_dir  # noqa: E402
-from train_heads import HIDDEN, load, output_layers, targets  # noqa: E402
+from train_heads import HIDDEN, feature_matrix, load, output_layers, targets  # noqa: E402
 
 SEED = 20261122
 BATCH = 32
@@ -71,8 +70,7 @@ def main() -> None:
 
     def prepare(rows: list[dict]) -> tuple[list[list[int]], np.ndarray, dict[str, torch.Tensor]]:
         ids = [window_ids(tokenizer, r["prompt"]) for r in rows]
-        features = np.stack([extract_features(r["prompt"]).vector() for r in rows]).astype(np.float32)
-        return ids, features, {k: torch.from_numpy(v) for k, v in targets(rows).items()}
+        return ids, feature_matrix([r["prompt"] for r in rows]), {k: torch.from_numpy(v) for k, v in targets(rows).items()}
 
     train_ids, train_feat, train_y = prepare(load(args.train))
     dev_ids, dev_feat, dev_y = prepare(load(args.dev))

@@ -42,11 +42,14 @@ def load(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
+def feature_matrix(prompts: list[str]) -> np.ndarray:
+    """The handcrafted feature vector of each prompt, one row per prompt."""
+    return np.stack([extract_features(p).vector() for p in prompts]).astype(np.float32)
+
+
 def encode(rows: list[dict], encoder: SentenceEncoder) -> tuple[np.ndarray, np.ndarray]:
     prompts = [r["prompt"] for r in rows]
-    embeddings = encoder.embed(prompts)
-    features = np.stack([extract_features(p).vector() for p in prompts]).astype(np.float32)
-    return embeddings, features
+    return encoder.embed(prompts), feature_matrix(prompts)
 
 
 def targets(rows: list[dict]) -> dict[str, np.ndarray]:
