@@ -12,7 +12,7 @@ import pytest
 from devroute.core.features import FEATURE_DIM, extract_features
 from devroute.core.schema import DevRouterTriage
 from devroute.core.triage.embedded import EmbeddedBackend
-from devroute.core.triage.encoder import HEAD, WINDOW
+from devroute.core.triage.encoder import HEAD, PARALLEL_MIN, WINDOW
 from devroute.core.triage.ngrams import NgramTfidf
 
 from pathlib import Path
@@ -69,6 +69,15 @@ def test_batch_equals_single(backend):
         for head in ("intent", "complexity"):  # int8 activations are quantised per batch, so padding shifts them slightly
             a, b = single.probabilities[head], result.probabilities[head]
             assert np.allclose([a[k] for k in a], [b[k] for k in a], atol=1e-2)
+
+
+def test_a_batch_shared_between_threads_embeds_each_prompt_as_alone(backend):
+    prompts = [f"prompt {i}: " + "why does the worker pool deadlock " * (i % 7) for i in range(2 * PARALLEL_MIN + 3)]
+    together = backend.encoder.embed(prompts)
+    alone = np.concatenate([backend.encoder.embed([p]) for p in prompts])
+    assert together.shape == (len(prompts), 384)
+    assert np.allclose(together, alone, atol=1e-6)
+    assert len({row.tobytes() for row in together}) == len(prompts)
 
 
 def test_eval_command_prints_every_metric(tmp_path):
