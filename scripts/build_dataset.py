@@ -20,9 +20,8 @@ order, unmarked) decided (data/rubric/chunkN.adjudicated.jsonl).
 
 Splits (stratified by intent, fixed seed): raw parts -> train 73% / dev 12% / heldout 15%;
 raw/style2.jsonl -> heldout_style2.jsonl (a different writing style, never trained on);
-raw/style3*.jsonl and raw/part7-12.jsonl (written later; blind pass and adjudication with the
-rubric) -> train 85% / dev 15% only. raw/part13-18.jsonl are labelled the same way but held back
-(HELD_BACK_PARTS).
+raw/style3*.jsonl and raw/part7-18.jsonl (written later; blind pass and adjudication with the
+rubric) -> train 85% / dev 15% only.
 """
 
 from __future__ import annotations
@@ -39,14 +38,10 @@ RAW, BLIND, RUBRIC = DATA / "raw", DATA / "blind", DATA / "rubric"
 SEED = 7
 RUBRIC_CHUNKS = 8
 RUBRIC_FIELDS = ("complexity", "route")
-# Parts written after the rubric and the held-out splits were fixed (style3*: further styles;
-# part7-12: the main set's styles, boundary cases, written with the rubric): train/dev only, so
-# the held-out splits stay as they were.
-TRAIN_ONLY_PARTS = frozenset({"style3a", "style3b", "style3c", *(f"part{n}" for n in range(7, 13))})
-# Labelled and adjudicated but not in the shipped splits: an encoder fine-tuned with them scored
-# the same on the dev split's main-set rows (complexity + route 1.618 vs 1.620), so the shipped
-# model was kept (data/DATASHEET.md). Move them to TRAIN_ONLY_PARTS to train on them.
-HELD_BACK_PARTS = frozenset(f"part{n}" for n in range(13, 19))
+# Parts written after the held-out splits were fixed (style3*: further styles; part7-12: the main
+# set's styles, boundary cases, written with the rubric; part13-18: everyday prompts by persona,
+# written without it): train/dev only, so the held-out splits stay as they were.
+TRAIN_ONLY_PARTS = frozenset({"style3a", "style3b", "style3c", *(f"part{n}" for n in range(7, 19))})
 FIELDS = ("intent", "complexity", "route")
 
 
@@ -225,8 +220,6 @@ def build() -> None:
     extra_agreement: Counter = Counter()
     rubric_agreement: Counter = Counter()
     for raw in sorted(RAW.glob("*.jsonl")):
-        if raw.stem in HELD_BACK_PARTS:
-            continue
         second = {r["id"]: r for r in read(BLIND / f"{raw.stem}.labels.jsonl")}
         train_only = raw.stem in TRAIN_ONLY_PARTS
         if train_only and not second:

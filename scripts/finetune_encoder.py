@@ -14,7 +14,7 @@ best dev score (complexity + route + intent / 2) is kept. Only the encoder is ex
 shipped heads are retrained on its embeddings by train_heads.py, which adds the ensemble,
 the n-gram heads and the calibration. The held-out splits are never read here.
 
-About 3 minutes per epoch on 2 CPU cores for ~3,900 training prompts.
+About 4 minutes per epoch on 2 CPU cores for ~4,550 training prompts (about 25 min for 6 epochs).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from devroute.core.triage.encoder import window_ids  # noqa: E402
 from export_encoder import model_dir  # noqa: E402
 from train_heads import HIDDEN, feature_matrix, load, output_layers, targets  # noqa: E402
 
-SEED = 20261122
+SEED = 2  # the shipped checkpoint; seed 20261122 on the same data scored lower on dev (data/DATASHEET.md)
 BATCH = 32
 SOFTMAX_WEIGHTS = {"intent": 1.0, "complexity": 1.5, "route": 1.5}
 TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json")
@@ -51,15 +51,16 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--encoder-lr", type=float, default=5e-5)
     parser.add_argument("--head-lr", type=float, default=3e-3)
+    parser.add_argument("--seed", type=int, default=SEED)
     args = parser.parse_args()
 
     import torch
     from tokenizers import Tokenizer
     from transformers import BertModel
 
-    random.seed(SEED)
-    np.random.seed(SEED)
-    torch.manual_seed(SEED)
+    random.seed(args.seed)
+    np.random.seed(args.seed)
+    torch.manual_seed(args.seed)
     torch.set_num_threads(2)
 
     workdir = Path(tempfile.mkdtemp())
@@ -133,7 +134,7 @@ def main() -> None:
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / 50) * max(0.0, 1 - s / steps))
     ce = torch.nn.CrossEntropyLoss(label_smoothing=0.05)
     bce = torch.nn.BCEWithLogitsLoss()
-    rng = np.random.default_rng(SEED)
+    rng = np.random.default_rng(args.seed)
     best_score, history = -1.0, []
     for epoch in range(args.epochs):
         net.train()
@@ -158,7 +159,7 @@ def main() -> None:
             for name in TOKENIZER_FILES:
                 shutil.copy(source / name, args.out / name)
     shutil.rmtree(workdir, ignore_errors=True)
-    (args.out / "finetune.json").write_text(json.dumps({"seed": SEED, "base_package_version": package_version, "args": {k: str(v) for k, v in vars(args).items()}, "history": history}, indent=2) + "\n")
+    (args.out / "finetune.json").write_text(json.dumps({"seed": args.seed, "base_package_version": package_version, "args": {k: str(v) for k, v in vars(args).items()}, "history": history}, indent=2) + "\n")
     print(f"best dev score {best_score:.4f}; checkpoint in {args.out}")
 
 
