@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 from devroute.core.features import FEATURE_DIM, extract_features  # noqa: E402
 from devroute.core.schema import COMPLEXITIES, INTENTS, MISSING_KINDS, ROUTES  # noqa: E402
 from devroute.core.triage.encoder import SentenceEncoder  # noqa: E402
-from devroute.core.triage.heads import log_probabilities, mix_probabilities, softmax  # noqa: E402
+from devroute.core.triage.heads import log_probabilities, mix_probabilities, pack_vocabulary, softmax  # noqa: E402
 from devroute.core.triage.ngrams import TOKEN, NgramTfidf  # noqa: E402
 
 SEED = 20261121
@@ -105,7 +105,7 @@ def fit_ngram_heads(train_rows: list[dict], dev_rows: list[dict]) -> tuple[dict[
     dev_prompts = [r["prompt"] for r in dev_rows]
     x_dev = runtime.transform(dev_prompts)
     assert np.allclose(x_dev, vectorizer.transform(dev_prompts).toarray(), atol=1e-5), "runtime TF-IDF differs from scikit-learn's"
-    weights: dict[str, np.ndarray] = {"ngram_vocab": np.array(vocabulary), "ngram_idf": vectorizer.idf_.astype(np.float32)}
+    weights: dict[str, np.ndarray] = {"ngram_vocab": pack_vocabulary(vocabulary), "ngram_idf": vectorizer.idf_.astype(np.float32)}
     dev_logits = {}
     y_train = targets(train_rows)
     for name in ("intent", "complexity", "route"):

@@ -50,10 +50,22 @@ def log_probabilities(probs: np.ndarray) -> np.ndarray:
     return np.log(np.maximum(probs, 1e-12))
 
 
+def pack_vocabulary(terms: list[str]) -> np.ndarray:
+    """The n-gram vocabulary as UTF-8 bytes, one term per line: a numpy string array would pad
+    every term to the longest one (9 MB instead of a few hundred KB)."""
+    if any("\n" in t for t in terms):
+        raise ValueError("an n-gram term contains a newline")
+    return np.frombuffer("\n".join(terms).encode("utf-8"), dtype=np.uint8)
+
+
+def unpack_vocabulary(packed: np.ndarray) -> list[str]:
+    return packed.tobytes().decode("utf-8").split("\n")
+
+
 class Heads:
     def __init__(self, weights: dict[str, np.ndarray]) -> None:
         vocabulary = weights.get("ngram_vocab")
-        self.ngrams = NgramTfidf([str(t) for t in vocabulary], weights["ngram_idf"]) if vocabulary is not None else None
+        self.ngrams = NgramTfidf(unpack_vocabulary(vocabulary), weights["ngram_idf"]) if vocabulary is not None else None
         self.w = {k: np.asarray(v, dtype=np.float32) for k, v in weights.items() if k != "ngram_vocab"}
         if self.ngrams is not None:
             self._ngram_W = np.concatenate([self.w[f"ngram_{name}_W"] for name in SOFTMAX_HEADS], axis=1)
