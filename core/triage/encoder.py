@@ -45,7 +45,7 @@ class SentenceEncoder:
     def __init__(self, onnx_path: Path, tokenizer_path: Path, threads: int | None = None) -> None:
         threads = threads or min(2, os.cpu_count() or 1)
         self.session = _session(onnx_path, threads)
-        self.workers = min(2, os.cpu_count() or 1)
+        self.workers = threads  # the same CPU budget: parallel runs for a batch, intra-op threads for one prompt
         self.tokenizer = Tokenizer.from_file(str(tokenizer_path))
         self.tokenizer.no_truncation()
         self.tokenizer.no_padding()
